@@ -1,0 +1,395 @@
+import { EventEmitter } from "node:events";
+import { Contract, Interface, keccak256, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
+import type { Logger } from "pino";
+import { foldLogIntoTree } from "../tree/tree-folder";
+import type { EventLog } from "../log/event-log";
+import type { MerkleTreeStore } from "../merkle";
+import { indexKey, SYNCED, type Database } from "../store/database";
+import { LEDGER_ABI } from "../chain/ledger-abi";
+import { describeChainError, isRevert } from "../chain/chain-errors";
+import { toHex } from "../hex";
+
+/**
+ * Publishes the tree's checkpoints to ProvenanceLedger and keeps track of them.
+ *
+ * Crash safety rests on one rule: the signed transaction is stored before it is
+ * broadcast. After any crash the same signed transaction (same nonce, same hash)
+ * is looked up or broadcast again, so a checkpoint is never sent twice under two
+ * nonces; the contract refuses a non-growing size in any case. A checkpoint is
+ * recorded locally only once it has the configured confirmations, in the same
+ * atomic write that clears the in-flight transaction.
+ */
+
+export interface Checkpoint {
+  treeSize: number;
+  rootHash: string;
+  txHash: string;
+  blockNumber: number;
+  /** Block time of the anchoring block, RFC 3339. */
+  anchoredAt: string;
+  confirmedAt: string;
+}
+
+interface InflightAnchor {
+  treeSize: number;
+  rootHash: string;
+  previousTreeSize: number;
+  nonce: number;
+  rawTx: string;
+  txHash: string;
+  createdAt: string;
+  broadcasts: number;
+}
+
+export type AnchorState =
+  | "starting"
+  | "idle"
+  | "batching"
+  | "waiting-confirmations"
+  | "chain-unreachable"
+  | "rejected"
+  | "diverged"
+  | "stopped";
+
+export interface AnchorStatus {
+  state: AnchorState;
+  treeSize: number;
+  logSize: number;
+  anchoredSize: number;
+  pendingEvents: number;
+  inflight?: { treeSize: number; txHash: string; nonce: number; broadcasts: number };
+  lastError?: string;
+  lastAnchoredAt?: string;
+  retryInMs?: number;
+}
+
+export interface AnchorerParameters {
+  db: Database;
+  log: EventLog;
+  tree: MerkleTreeStore;
+  provider: JsonRpcProvider;
+  wallet: Wallet;
+  contractAddress: string;
+  chainId: number;
+  logId: string;
+  confirmations: number;
+  maxEvents: number;
+  maxAgeMs: number;
+  pollMs: number;
+  maxBackoffMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+const INFLIGHT = "inflight";
+const CHECKPOINT_PREFIX = "cp:";
+
+export class Anchorer extends EventEmitter {
+  private readonly store;
+  private readonly contract: Contract;
+  private readonly iface = new Interface(LEDGER_ABI);
+  private readonly p: AnchorerParameters;
+  private readonly now: () => number;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private backoffMs = 0;
+  private currentState: AnchorState = "starting";
+  private lastError?: string;
+  private anchoredSize = 0;
+  private lastAnchoredAt?: string;
+  private inflight?: InflightAnchor;
+  private readonly onAppended = () => this.wake?.();
+
+  constructor(parameters: AnchorerParameters) {
+    super();
+    this.p = parameters;
+    this.now = parameters.now ?? Date.now;
+    this.store = parameters.db.sublevel<string, string>("anchor", { valueEncoding: "utf8" });
+    this.contract = new Contract(parameters.contractAddress, LEDGER_ABI, parameters.provider);
+  }
+
+  async start(): Promise<void> {
+    const inflight = await this.store.get(INFLIGHT);
+    this.inflight = inflight === undefined ? undefined : (JSON.parse(inflight) as InflightAnchor);
+    const last = await this.latestCheckpoint();
+    this.anchoredSize = last?.treeSize ?? 0;
+    this.lastAnchoredAt = last?.anchoredAt;
+    this.running = true;
+    this.p.log.on("appended", this.onAppended);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.p.log.off("appended", this.onAppended);
+    this.wake?.();
+    await this.loop;
+    this.currentState = "stopped";
+  }
+
+  status(): AnchorStatus {
+    const treeSize = this.p.tree.size;
+    return {
+      state: this.currentState,
+      treeSize,
+      logSize: this.p.log.size,
+      anchoredSize: this.anchoredSize,
+      pendingEvents: this.p.log.size - this.anchoredSize,
+      inflight: this.inflight && {
+        treeSize: this.inflight.treeSize,
+        txHash: this.inflight.txHash,
+        nonce: this.inflight.nonce,
+        broadcasts: this.inflight.broadcasts,
+      },
+      lastError: this.lastError,
+      lastAnchoredAt: this.lastAnchoredAt,
+      retryInMs: this.backoffMs || undefined,
+    };
+  }
+
+  /** The first confirmed checkpoint whose tree contains leaf `index`. */
+  async checkpointCovering(index: number): Promise<Checkpoint | undefined> {
+    for await (const value of this.store.values({ gt: CHECKPOINT_PREFIX + indexKey(index), lt: CHECKPOINT_PREFIX + "~", limit: 1 })) {
+      return JSON.parse(value) as Checkpoint;
+    }
+    return undefined;
+  }
+
+  async latestCheckpoint(): Promise<Checkpoint | undefined> {
+    for await (const value of this.store.values({ gte: CHECKPOINT_PREFIX, lt: CHECKPOINT_PREFIX + "~", reverse: true, limit: 1 })) {
+      return JSON.parse(value) as Checkpoint;
+    }
+    return undefined;
+  }
+
+  /** Confirmed checkpoints, newest first, below `beforeSize` when given. */
+  async listCheckpoints({ beforeSize, limit }: { beforeSize?: number; limit: number }): Promise<Checkpoint[]> {
+    const lt = beforeSize === undefined ? CHECKPOINT_PREFIX + "~" : CHECKPOINT_PREFIX + indexKey(beforeSize);
+    const list: Checkpoint[] = [];
+    for await (const value of this.store.values({ gte: CHECKPOINT_PREFIX, lt, reverse: true, limit })) {
+      list.push(JSON.parse(value) as Checkpoint);
+    }
+    return list;
+  }
+
+  /** Runs one pass now (tests and `ledger status` use it to avoid waiting a poll interval). */
+  async runOnce(): Promise<void> {
+    await foldLogIntoTree(this.p.log, this.p.tree);
+    await this.step();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let delay = this.p.pollMs;
+      try {
+        await this.runOnce();
+        this.backoffMs = 0;
+        if (this.currentState === "chain-unreachable" || this.currentState === "rejected") this.currentState = "idle";
+      } catch (error) {
+        delay = this.onFailure(error);
+      }
+      if (this.running) await this.sleep(delay);
+    }
+  }
+
+  private onFailure(error: unknown): number {
+    const rejected = isRevert(error);
+    const message = describeChainError(error, this.iface);
+    const state: AnchorState = (error as { diverged?: boolean }).diverged ? "diverged" : rejected ? "rejected" : "chain-unreachable";
+    if (state !== this.currentState || message !== this.lastError) {
+      if (state !== "diverged") {
+        this.p.logger.warn({ state, err: message }, rejected ? "anchor refused by the contract" : "chain unreachable; will retry");
+        this.emit("problem", { state, message });
+      }
+    }
+    this.currentState = state;
+    this.lastError = message;
+    this.backoffMs = Math.min(this.p.maxBackoffMs, this.backoffMs ? this.backoffMs * 2 : this.p.pollMs);
+    return this.backoffMs;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async step(): Promise<void> {
+    if (this.inflight) {
+      await this.advanceInflight(this.inflight);
+      return;
+    }
+    const [chainSizeBig, chainRoot] = (await this.contract.latest(this.p.logId)) as [bigint, string];
+    const chainSize = Number(chainSizeBig);
+    await this.checkAgreesWithChain(chainSize, chainRoot);
+    const pending = this.p.tree.size - chainSize;
+    if (pending <= 0) {
+      this.currentState = "idle";
+      return;
+    }
+    const oldest = await this.p.log.get(chainSize);
+    const ageMs = oldest ? this.now() - Date.parse(oldest.envelope.receivedAt) : 0;
+    if (pending < this.p.maxEvents && ageMs < this.p.maxAgeMs) {
+      this.currentState = "batching";
+      return;
+    }
+    await this.beginAnchor(chainSize, this.p.tree.size);
+  }
+
+  /** The chain is the authority: our tree must extend what it holds, or we stop anchoring. */
+  private async checkAgreesWithChain(chainSize: number, chainRoot: string): Promise<void> {
+    if (chainSize > this.p.tree.size) {
+      this.diverged(`the chain holds a checkpoint of ${chainSize} leaves but the local tree has only ${this.p.tree.size}`);
+    }
+    if (chainSize > 0) {
+      const localRoot = toHex(await this.p.tree.root(chainSize));
+      if (localRoot !== chainRoot.toLowerCase()) {
+        this.diverged(`the chain's root for ${chainSize} leaves is ${chainRoot}, the local tree's is ${localRoot}`);
+      }
+    }
+    if (chainSize < this.anchoredSize) {
+      // A reorganisation removed checkpoints we had recorded; forget them and anchor again.
+      const stale = await this.listCheckpoints({ limit: 1_000_000 });
+      const ops = stale
+        .filter((c) => c.treeSize > chainSize)
+        .map((c) => ({ type: "del" as const, key: CHECKPOINT_PREFIX + indexKey(c.treeSize) }));
+      await this.store.batch(ops, SYNCED);
+      this.p.logger.warn({ chainSize, recorded: this.anchoredSize }, "checkpoints vanished from the chain (reorganisation); re-anchoring");
+      this.emit("problem", { state: "reorganised", message: `checkpoints above ${chainSize} leaves vanished from the chain` });
+      const last = await this.latestCheckpoint();
+      this.anchoredSize = last?.treeSize ?? 0;
+      this.lastAnchoredAt = last?.anchoredAt;
+    }
+  }
+
+  private diverged(message: string): never {
+    this.currentState = "diverged";
+    this.lastError = message;
+    this.p.logger.error({ err: message }, "local log diverges from the chain; anchoring stopped");
+    this.emit("problem", { state: "diverged", message });
+    throw Object.assign(new Error(message), { diverged: true });
+  }
+
+  private async beginAnchor(previousTreeSize: number, treeSize: number): Promise<void> {
+    const { tree, wallet, provider, logId, contractAddress, chainId } = this.p;
+    const rootHash = toHex(await tree.root(treeSize));
+    const proof = previousTreeSize === 0 ? [] : (await tree.consistencyProof(previousTreeSize, treeSize)).map(toHex);
+    const data = this.iface.encodeFunctionData("anchor", [logId, treeSize, rootHash, proof]);
+    const request = { to: contractAddress, from: wallet.address, data };
+    // Simulate first: a refusal (paused, wrong anchorer…) surfaces as a decoded error, not a burnt transaction.
+    await provider.call(request);
+    const [nonce, gas, fees] = await Promise.all([
+      this.accountNonce("pending"),
+      provider.estimateGas(request),
+      provider.getFeeData(),
+    ]);
+    const rawTx = await wallet.signTransaction({
+      type: 2,
+      chainId,
+      to: contractAddress,
+      data,
+      nonce,
+      gasLimit: (gas * 12n) / 10n,
+      maxFeePerGas: fees.maxFeePerGas ?? fees.gasPrice,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas ?? 0n,
+    });
+    const inflight: InflightAnchor = {
+      treeSize,
+      rootHash,
+      previousTreeSize,
+      nonce,
+      rawTx,
+      txHash: keccak256(rawTx),
+      createdAt: new Date(this.now()).toISOString(),
+      broadcasts: 0,
+    };
+    await this.store.put(INFLIGHT, JSON.stringify(inflight), SYNCED);
+    this.inflight = inflight;
+    this.p.logger.info({ treeSize, previousTreeSize, txHash: inflight.txHash }, "anchoring checkpoint");
+    await this.broadcast(inflight);
+  }
+
+  /** Straight from the node: ethers' provider caches identical calls briefly, which would reuse a nonce. */
+  private async accountNonce(blockTag: "latest" | "pending"): Promise<number> {
+    return Number(await this.p.provider.send("eth_getTransactionCount", [this.p.wallet.address, blockTag]));
+  }
+
+  private async broadcast(inflight: InflightAnchor): Promise<void> {
+    inflight.broadcasts += 1;
+    try {
+      await this.p.provider.broadcastTransaction(inflight.rawTx);
+    } catch (error) {
+      // Already in the pool or mined: that is what we wanted.
+      if (!/already known|already imported|nonce too low|AlreadyKnown/i.test(String((error as Error).message))) throw error;
+    }
+    this.currentState = "waiting-confirmations";
+  }
+
+  private async advanceInflight(inflight: InflightAnchor): Promise<void> {
+    const { provider, wallet } = this.p;
+    const receipt = await provider.getTransactionReceipt(inflight.txHash);
+    if (!receipt) {
+      const accountNonce = await this.accountNonce("latest");
+      if (accountNonce > inflight.nonce) {
+        // Our nonce was used by another transaction: this one can never be mined.
+        await this.dropInflight(`anchor transaction ${inflight.txHash} was replaced (nonce ${inflight.nonce} used by another transaction)`);
+        return;
+      }
+      // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
+      await this.broadcast(inflight);
+      return;
+    }
+    if (receipt.status !== 1) {
+      await this.dropInflight(`anchor transaction ${inflight.txHash} reverted in block ${receipt.blockNumber}`);
+      throw Object.assign(new Error(`anchor transaction reverted in block ${receipt.blockNumber}`), { code: "CALL_EXCEPTION" });
+    }
+    const head = await provider.getBlockNumber();
+    if (head - receipt.blockNumber + 1 < this.p.confirmations) {
+      this.currentState = "waiting-confirmations";
+      return;
+    }
+    await this.confirm(inflight, receipt);
+  }
+
+  private async confirm(inflight: InflightAnchor, receipt: TransactionReceipt): Promise<void> {
+    const onChain = ((await this.contract.rootAt(this.p.logId, inflight.treeSize)) as string).toLowerCase();
+    if (onChain !== inflight.rootHash) return; // reorganised away since the receipt was read; look again next pass
+    const block = await this.p.provider.getBlock(receipt.blockNumber);
+    const checkpoint: Checkpoint = {
+      treeSize: inflight.treeSize,
+      rootHash: inflight.rootHash,
+      txHash: inflight.txHash,
+      blockNumber: receipt.blockNumber,
+      anchoredAt: new Date(Number(block?.timestamp ?? 0) * 1000).toISOString(),
+      confirmedAt: new Date(this.now()).toISOString(),
+    };
+    await this.store.batch(
+      [
+        { type: "put", key: CHECKPOINT_PREFIX + indexKey(checkpoint.treeSize), value: JSON.stringify(checkpoint) },
+        { type: "del", key: INFLIGHT },
+      ],
+      SYNCED,
+    );
+    this.inflight = undefined;
+    this.anchoredSize = checkpoint.treeSize;
+    this.lastAnchoredAt = checkpoint.anchoredAt;
+    this.currentState = "idle";
+    this.lastError = undefined;
+    this.p.logger.info({ treeSize: checkpoint.treeSize, txHash: checkpoint.txHash, block: checkpoint.blockNumber }, "checkpoint anchored");
+    this.emit("anchored", checkpoint);
+  }
+
+  private async dropInflight(reason: string): Promise<void> {
+    await this.store.del(INFLIGHT, SYNCED);
+    this.inflight = undefined;
+    this.lastError = reason;
+    this.p.logger.warn({ err: reason }, "anchor transaction abandoned; will anchor again");
+    this.emit("problem", { state: "dropped", message: reason });
+  }
+}

@@ -1,0 +1,163 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import type { Logger } from "pino";
+import { AppError } from "../errors";
+import type { KeyStore } from "../auth/key-store";
+import { requireRole } from "../auth/access";
+import type { LedgerService } from "../ledger-service";
+import { ROLES, type Role } from "../auth/key-store";
+import { authenticate, principalOf } from "./authenticate";
+import { errorHandler } from "./error-handler";
+import { parseIndex, parseLimit } from "./params";
+import { openApiDocument } from "./openapi";
+
+/**
+ * The HTTP API: thin routes that parse, call the ledger service, answer. All
+ * errors go through `errorHandler`; every /v1 route needs an API key.
+ */
+
+export interface HttpAppParameters {
+  ledger: LedgerService;
+  keys: KeyStore;
+  logger: Logger;
+  bodyLimitBytes: number;
+  isReady: () => boolean;
+}
+
+export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }: HttpAppParameters): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(helmet());
+  app.use(requestLog(logger));
+
+  app.get("/healthz", (_req, res) => {
+    const ready = isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
+  });
+  app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
+
+  const v1 = express.Router();
+  v1.use(authenticate(keys));
+  v1.use(requireJsonBody);
+  v1.use(express.json({ limit: bodyLimitBytes, strict: false, type: () => true }));
+
+  v1.post("/events", async (req, res) => {
+    const body = req.body as unknown;
+    const isBatch = isObject(body) && "events" in body;
+    if (isBatch) {
+      const { events, ...rest } = body as { events: unknown };
+      if (Object.keys(rest).length > 0) throw badRequest(`unknown field${Object.keys(rest).length > 1 ? "s" : ""} beside events: ${Object.keys(rest).join(", ")}`);
+      if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
+      if (events.length > 1000) throw badRequest(`at most 1000 events per request; got ${events.length}`);
+      const results = await ledger.submit(principalOf(req), events, (i) => `events[${i}]`);
+      res.status(results.some((r) => r.created) ? 201 : 200).json({ events: results });
+    } else {
+      if (!isObject(body)) throw badRequest("body must be an event object or { \"events\": [...] }");
+      const [result] = await ledger.submit(principalOf(req), [body], () => "");
+      res.status(result!.created ? 201 : 200).json(result);
+    }
+  });
+
+  v1.get("/events/:index", async (req, res) => {
+    const record = await ledger.readEvent(principalOf(req), parseIndex(req.params.index));
+    res.json({ index: record.index, envelope: record.envelope });
+  });
+
+  v1.get("/receipts/:index", async (req, res) => {
+    const answer = await ledger.receipt(principalOf(req), parseIndex(req.params.index));
+    if (answer.status === "pending") res.status(202).json(answer);
+    else res.json(answer.receipt);
+  });
+
+  v1.post("/verify", async (req, res) => {
+    try {
+      const verified = await ledger.verify(principalOf(req), req.body);
+      res.json({ valid: true, index: verified.receipt.entry.index, treeSize: verified.receipt.checkpoint.treeSize, rootHash: verified.rootHash, chainId: verified.chainId });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (error instanceof Error && error.name === "ReceiptError") {
+        // A receipt that does not verify is an answer, not a failed request — except when we could not ask the chain.
+        res.status(code === "CHAIN_UNREACHABLE" ? 503 : 200).json({ valid: false, code, reason: error.message });
+        return;
+      }
+      throw error;
+    }
+  });
+
+  v1.get("/checkpoints", async (req, res) => {
+    const before = req.query.before === undefined ? undefined : parseIndex(req.query.before, "before");
+    const limit = parseLimit(req.query.limit, 100, 1000);
+    const checkpoints = await ledger.checkpoints(principalOf(req), { beforeSize: before, limit });
+    const last = checkpoints[checkpoints.length - 1];
+    res.json({ checkpoints, next: checkpoints.length === limit && last ? `?before=${last.treeSize}&limit=${limit}` : null });
+  });
+
+  v1.get("/checkpoints/latest", async (req, res) => {
+    const checkpoint = await ledger.latestCheckpoint(principalOf(req));
+    if (!checkpoint) throw new AppError({ code: "NOT_FOUND", message: "no checkpoint has been anchored yet" });
+    res.json(checkpoint);
+  });
+
+  v1.get("/status", (req, res) => {
+    res.json(ledger.status(principalOf(req)));
+  });
+
+  v1.get("/keys", (req, res) => {
+    requireRole(principalOf(req), "admin");
+    res.json({ keys: keys.list() });
+  });
+
+  v1.post("/keys", async (req, res) => {
+    requireRole(principalOf(req), "admin");
+    const body = req.body as { name?: unknown; role?: unknown; jurisdiction?: unknown };
+    if (!isObject(body)) throw badRequest("body must be { name, role, jurisdiction? }");
+    const unknown = Object.keys(body).filter((k) => !["name", "role", "jurisdiction"].includes(k));
+    if (unknown.length) throw badRequest(`unknown fields: ${unknown.join(", ")}`);
+    if (typeof body.name !== "string" || typeof body.role !== "string" || !ROLES.includes(body.role as Role)) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: `name (string) and role (${ROLES.join(" | ")}) are required` });
+    }
+    if (body.jurisdiction !== undefined && typeof body.jurisdiction !== "string") throw badRequest("jurisdiction must be a string");
+    const created = await keys.create({ name: body.name, role: body.role as Role, jurisdiction: body.jurisdiction as string | undefined });
+    res.status(201).json(created);
+  });
+
+  v1.delete("/keys/:id", async (req, res) => {
+    requireRole(principalOf(req), "admin");
+    res.json(await keys.revoke(String(req.params.id)));
+  });
+
+  app.use("/v1", v1);
+  app.use((req, _res, next) => next(new AppError({ code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` })));
+  app.use(errorHandler(logger));
+  return app;
+}
+
+function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
+  const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
+  if (hasBody && !req.is("application/json")) {
+    throw new AppError({ code: "UNSUPPORTED_MEDIA_TYPE", message: `send JSON with Content-Type: application/json; got ${req.headers["content-type"] ?? "none"}` });
+  }
+  next();
+}
+
+function requestLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      logger.debug(
+        { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, key: req.principal?.id },
+        "request",
+      );
+    });
+    next();
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function badRequest(message: string): AppError {
+  return new AppError({ code: "BAD_REQUEST", message });
+}

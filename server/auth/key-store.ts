@@ -1,0 +1,111 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { AppError } from "../errors";
+import { isDivision } from "../domain/divisions";
+import { SYNCED, type Database } from "../store/database";
+
+/**
+ * API keys. A key reads `pl_<id>_<secret>`; only SHA-256 of the whole key is
+ * stored, so a copy of the database does not hand out working keys. Keys are
+ * looked up by id and compared in constant time.
+ */
+
+export const ROLES = ["admin", "submitter", "auditor", "regulator"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  /** Division code the key is bound to (regulators: what they may read; submitters: where their actors sit). */
+  jurisdiction?: string;
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export type Principal = Omit<KeyRecord, "hash">;
+
+export interface CreateKeyParameters {
+  name: string;
+  role: Role;
+  jurisdiction?: string;
+}
+
+const KEY_PATTERN = /^pl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+export class KeyStore {
+  private readonly keys;
+  private readonly cache = new Map<string, KeyRecord>();
+
+  private constructor(db: Database) {
+    this.keys = db.sublevel<string, string>("keys", { valueEncoding: "utf8" });
+  }
+
+  static async open(db: Database): Promise<KeyStore> {
+    const store = new KeyStore(db);
+    for await (const value of store.keys.values()) {
+      const record = JSON.parse(value) as KeyRecord;
+      store.cache.set(record.id, record);
+    }
+    return store;
+  }
+
+  /** Creates a key and returns it in the clear, once; only its hash is kept. */
+  async create({ name, role, jurisdiction }: CreateKeyParameters): Promise<{ key: string; record: Principal }> {
+    if (!ROLES.includes(role)) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: `role must be one of ${ROLES.join(", ")}; got ${JSON.stringify(role)}` });
+    }
+    if (!name || name.length > 128) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: "name must be 1 to 128 characters" });
+    }
+    if (jurisdiction !== undefined && !isDivision(jurisdiction)) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: `jurisdiction must be a 12-digit division code; got ${JSON.stringify(jurisdiction)}` });
+    }
+    if (role === "regulator" && jurisdiction === undefined) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: "a regulator key needs a jurisdiction" });
+    }
+    const id = randomBytes(6).toString("hex");
+    const key = `pl_${id}_${randomBytes(32).toString("base64url")}`;
+    const record: KeyRecord = { id, name, role, jurisdiction, hash: hashKey(key), createdAt: new Date().toISOString() };
+    await this.keys.put(id, JSON.stringify(record), SYNCED);
+    this.cache.set(id, record);
+    return { key, record: toPrincipal(record) };
+  }
+
+  async revoke(id: string): Promise<Principal> {
+    const record = this.cache.get(id);
+    if (!record) throw new AppError({ code: "NOT_FOUND", message: `no key with id ${JSON.stringify(id)}` });
+    if (!record.revokedAt) {
+      const revoked = { ...record, revokedAt: new Date().toISOString() };
+      await this.keys.put(id, JSON.stringify(revoked), SYNCED);
+      this.cache.set(id, revoked);
+    }
+    return toPrincipal(this.cache.get(id)!);
+  }
+
+  list(): Principal[] {
+    return [...this.cache.values()].map(toPrincipal);
+  }
+
+  /** The principal a presented key stands for, or an UNAUTHENTICATED error. */
+  authenticate(presented: string): Principal {
+    const match = KEY_PATTERN.exec(presented);
+    const record = match ? this.cache.get(match[1]!) : undefined;
+    // Compare even for an unknown id, so timing does not tell which ids exist.
+    const expected = Buffer.from(record?.hash ?? DUMMY_HASH, "hex");
+    const equal = timingSafeEqual(expected, Buffer.from(hashKey(presented), "hex"));
+    if (!record || !equal) throw new AppError({ code: "UNAUTHENTICATED", message: "unknown API key" });
+    if (record.revokedAt) throw new AppError({ code: "UNAUTHENTICATED", message: "this API key was revoked" });
+    return toPrincipal(record);
+  }
+}
+
+const DUMMY_HASH = "00".repeat(32);
+
+function hashKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+function toPrincipal({ hash: _hash, ...principal }: KeyRecord): Principal {
+  return principal;
+}

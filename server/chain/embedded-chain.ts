@@ -1,0 +1,87 @@
+import { NonceManager, Wallet, type JsonRpcProvider } from "ethers";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { startAnvil, type AnvilNode } from "./anvil";
+import { connectProvider } from "./provider";
+import { deployLedger, registerLog } from "./deploy";
+
+/**
+ * The default chain of `npm start`: Anvil with its state under DATA_DIR/chain,
+ * the contract deployed once, this gateway's log registered once. The anchoring
+ * key is generated on first start and kept beside the chain state (mode 0600).
+ */
+
+export const EMBEDDED_CHAIN_ID = 31337;
+
+export interface EmbeddedChain {
+  anvil: AnvilNode;
+  provider: JsonRpcProvider;
+  wallet: Wallet;
+  contract: string;
+  chainId: number;
+}
+
+interface Deployment {
+  chainId: number;
+  contract: string;
+  blockNumber: number;
+  logId: string;
+}
+
+export interface StartEmbeddedChainParameters {
+  dataDir: string;
+  logId: string;
+  logName: string;
+  logDivision: string;
+  onProgress?: (message: string) => void;
+}
+
+export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promise<EmbeddedChain> {
+  const dir = path.join(p.dataDir, "chain");
+  const anvil = await startAnvil({ stateFile: path.join(dir, "anvil-state.json"), chainId: EMBEDDED_CHAIN_ID });
+  try {
+    const provider = connectProvider(anvil.rpcUrl, { chainId: EMBEDDED_CHAIN_ID });
+    const wallet = loadOrCreateKey(path.join(dir, "anchor-key")).connect(provider);
+    const deploymentFile = path.join(dir, "deployment.json");
+    let deployment: Deployment;
+    if (existsSync(deploymentFile)) {
+      deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
+      if ((await provider.getCode(deployment.contract)) === "0x") {
+        throw new Error(
+          `the embedded chain has no contract at ${deployment.contract}: its state (${dir}/anvil-state.json) was lost or replaced. ` +
+            `Receipts already issued point at that contract; restore the state file, or move ${p.dataDir} aside to start a new ledger.`,
+        );
+      }
+    } else {
+      // A fresh chain: fund the key and deploy. Anvil's own test accounts are never used.
+      await provider.send("anvil_setBalance", [wallet.address, "0x" + (10n ** 24n).toString(16)]);
+      p.onProgress?.("deploying ProvenanceLedger to the embedded chain");
+      // One signer that counts its own nonces: the provider's short cache could hand out a used one.
+      const signer = new NonceManager(wallet);
+      const deployed = await deployLedger({ deployer: signer });
+      await registerLog({
+        logAdmin: signer,
+        contract: deployed.address,
+        logId: p.logId,
+        anchorer: wallet.address,
+        name: p.logName,
+        adminCode: p.logDivision,
+      });
+      deployment = { chainId: EMBEDDED_CHAIN_ID, contract: deployed.address, blockNumber: deployed.blockNumber, logId: p.logId };
+      // Anvil dumps state every second; wait for a dump so a crash now cannot lose the deployment.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
+    }
+    return { anvil, provider, wallet, contract: deployment.contract, chainId: EMBEDDED_CHAIN_ID };
+  } catch (error) {
+    await anvil.stop();
+    throw error;
+  }
+}
+
+function loadOrCreateKey(file: string): Wallet {
+  if (existsSync(file)) return new Wallet(readFileSync(file, "utf8").trim());
+  const wallet = Wallet.createRandom();
+  writeFileSync(file, wallet.privateKey + "\n", { mode: 0o600 });
+  return new Wallet(wallet.privateKey);
+}

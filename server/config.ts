@@ -1,0 +1,93 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Gateway configuration, read from the environment and validated at boot so a
+ * typo fails fast with a message rather than surfacing later as odd behaviour.
+ */
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "32 bytes as 0x-prefixed hex");
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z
+  .object({
+    DATA_DIR: z.string().min(1).default("./data"),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    RPC_URL: z.url().optional(),
+    CHAIN_ID: positiveInt.optional(),
+    CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address, 0x + 40 hex digits").optional(),
+    ANCHOR_PRIVATE_KEY: hex32.optional(),
+    LOG_ID: hex32.optional(),
+    LOG_NAME: z.string().min(1).max(128).default("demo gateway"),
+    LOG_DIVISION: z.string().regex(/^\d{12}$/).default("330102000000"),
+    CONFIRMATIONS: positiveInt.default(1),
+    CHECKPOINT_MAX_EVENTS: positiveInt.default(1000),
+    CHECKPOINT_MAX_AGE_MS: positiveInt.default(5000),
+    ANCHOR_POLL_MS: positiveInt.default(500),
+    ANCHOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
+    BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.RPC_URL) {
+      for (const name of ["CONTRACT_ADDRESS", "ANCHOR_PRIVATE_KEY", "LOG_ID"] as const) {
+        if (!env[name]) ctx.addIssue({ code: "custom", path: [name], message: `required when RPC_URL is set` });
+      }
+    }
+  });
+
+export interface Config {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** Absent: run the embedded Anvil chain under dataDir. */
+  chain?: { rpcUrl: string; chainId?: number; contract: string; anchorPrivateKey: string; logId: string };
+  logName: string;
+  logDivision: string;
+  confirmations: number;
+  checkpointMaxEvents: number;
+  checkpointMaxAgeMs: number;
+  anchorPollMs: number;
+  anchorMaxBackoffMs: number;
+  bodyLimitBytes: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    dataDir: path.resolve(e.DATA_DIR),
+    host: e.HOST,
+    port: e.PORT,
+    chain: e.RPC_URL
+      ? {
+          rpcUrl: e.RPC_URL,
+          chainId: e.CHAIN_ID,
+          contract: e.CONTRACT_ADDRESS!.toLowerCase(),
+          anchorPrivateKey: e.ANCHOR_PRIVATE_KEY!,
+          logId: e.LOG_ID!.toLowerCase(),
+        }
+      : undefined,
+    logName: e.LOG_NAME,
+    logDivision: e.LOG_DIVISION,
+    confirmations: e.CONFIRMATIONS,
+    checkpointMaxEvents: e.CHECKPOINT_MAX_EVENTS,
+    checkpointMaxAgeMs: e.CHECKPOINT_MAX_AGE_MS,
+    anchorPollMs: e.ANCHOR_POLL_MS,
+    anchorMaxBackoffMs: e.ANCHOR_MAX_BACKOFF_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,40 @@
+import canonicalize from "canonicalize";
+import { createHash, createHmac } from "node:crypto";
+import type { ProvenanceEvent, StoredEvent } from "./event-schema";
+
+/** The leaf of the Merkle tree: the gateway's facts around one stored event (DESIGN.md). */
+export interface Envelope {
+  v: 1;
+  log: string;
+  index: number;
+  receivedAt: string;
+  submitter: string;
+  event: StoredEvent;
+}
+
+/** RFC 8785 canonical JSON, UTF-8: the exact leaf bytes. */
+export function canonicalBytes(value: unknown): Buffer {
+  const json = canonicalize(value);
+  if (json === undefined) throw new TypeError("value has no canonical JSON form");
+  return Buffer.from(json, "utf8");
+}
+
+export function envelopeBytes(envelope: Envelope): Buffer {
+  return canonicalBytes(envelope);
+}
+
+/** subjectRef = HMAC-SHA256(secret, subject id), lowercase hex with 0x prefix. */
+export function subjectRef(secret: Uint8Array, subjectId: string): string {
+  return "0x" + createHmac("sha256", secret).update(subjectId, "utf8").digest("hex");
+}
+
+/** Replaces the clear subject id by its pseudonym; nothing else changes. */
+export function pseudonymise(event: ProvenanceEvent, secret: Uint8Array): StoredEvent {
+  const { subject, ...rest } = event;
+  return subject === undefined ? rest : { ...rest, subjectRef: subjectRef(secret, subject) };
+}
+
+/** Fingerprint of a stored event, to tell a true retry from a reused requestId. */
+export function eventFingerprint(event: StoredEvent): string {
+  return createHash("sha256").update(canonicalBytes(event)).digest("hex");
+}

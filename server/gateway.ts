@@ -1,0 +1,209 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import path from "node:path";
+import { Contract, Wallet, type JsonRpcProvider } from "ethers";
+import pino, { type Logger } from "pino";
+import type { Config } from "./config";
+import { openDatabase, type Database } from "./store/database";
+import { loadOrCreateLogMeta } from "./store/meta";
+import { loadOrCreateSecret } from "./store/secrets";
+import { KeyStore } from "./auth/key-store";
+import { EventLog } from "./log/event-log";
+import { MerkleTreeStore } from "./merkle";
+import { Anchorer } from "./anchor/anchorer";
+import { startEmbeddedChain } from "./chain/embedded-chain";
+import { connectProvider } from "./chain/provider";
+import { ledgerReader } from "./chain/ledger-reader";
+import { LEDGER_ABI } from "./chain/ledger-abi";
+import type { AnvilNode } from "./chain/anvil";
+import { LedgerService } from "./ledger-service";
+import { createHttpApp } from "./api/http-app";
+
+/**
+ * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
+ * lifecycle: `startGateway` opens everything in order and `gateway.stop()`
+ * closes it in reverse, so a stop never leaves the database half-written.
+ */
+
+export interface Gateway {
+  url: string;
+  config: Config;
+  logId: string;
+  chain: { rpcUrl: string; chainId: number; contract: string; embedded: boolean };
+  keysFile?: string;
+  log: EventLog;
+  tree: MerkleTreeStore;
+  anchorer: Anchorer;
+  keys: KeyStore;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export interface StartGatewayOptions {
+  logger?: Logger;
+  onProgress?: (message: string) => void;
+}
+
+export async function startGateway(config: Config, options: StartGatewayOptions = {}): Promise<Gateway> {
+  const logger =
+    options.logger ??
+    pino({ level: config.logLevel, redact: { paths: ["req.headers.authorization", "*.key", "*.privateKey", "*.secret"], censor: "[redacted]" } });
+  const progress = options.onProgress ?? ((message: string) => logger.info(message));
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, "error while stopping"));
+  };
+  try {
+    const db = await openDatabase(path.join(config.dataDir, "db"));
+    cleanups.push(() => db.close());
+    const meta = await loadOrCreateLogMeta(db, config.chain?.logId);
+    const subjectSecret = loadOrCreateSecret(path.join(config.dataDir, "subject-secret"));
+    const keys = await KeyStore.open(db);
+    const keysFile = await createDemoKeysOnFirstStart(keys, config, progress);
+    const log = await EventLog.open(db, { logId: meta.logId });
+    const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
+
+    const chain = await connectChain(config, meta.logId, progress);
+    cleanups.push(chain.close);
+
+    const anchorer = new Anchorer({
+      db,
+      log,
+      tree,
+      provider: chain.provider,
+      wallet: chain.wallet,
+      contractAddress: chain.contract,
+      chainId: chain.chainId,
+      logId: meta.logId,
+      confirmations: config.confirmations,
+      maxEvents: config.checkpointMaxEvents,
+      maxAgeMs: config.checkpointMaxAgeMs,
+      pollMs: config.anchorPollMs,
+      maxBackoffMs: config.anchorMaxBackoffMs,
+      logger: logger.child({ module: "anchorer" }),
+    });
+    await anchorer.start();
+    cleanups.push(() => anchorer.stop());
+
+    const ledger = new LedgerService({
+      log,
+      tree,
+      anchorer,
+      subjectSecret,
+      chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId },
+      reader: ledgerReader(chain.provider),
+    });
+    let accepting = true;
+    const app = createHttpApp({ ledger, keys, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, isReady: () => accepting });
+    const server = await listen(app, config.host, config.port);
+    cleanups.push(() => closeServer(server));
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host}:${port}`;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      config,
+      logId: meta.logId,
+      chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.contract, embedded: chain.embedded },
+      keysFile,
+      log,
+      tree,
+      anchorer,
+      keys,
+      logger,
+      stop: () => {
+        accepting = false;
+        stopping ??= cleanUp();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+interface ConnectedChain {
+  rpcUrl: string;
+  provider: JsonRpcProvider;
+  wallet: Wallet;
+  contract: string;
+  chainId: number;
+  embedded: boolean;
+  anvil?: AnvilNode;
+  close: () => Promise<void>;
+}
+
+async function connectChain(config: Config, logId: string, progress: (m: string) => void): Promise<ConnectedChain> {
+  if (!config.chain) {
+    progress(`starting the embedded chain (Anvil) with its state in ${path.join(config.dataDir, "chain")}`);
+    const embedded = await startEmbeddedChain({ dataDir: config.dataDir, logId, logName: config.logName, logDivision: config.logDivision, onProgress: progress });
+    return {
+      rpcUrl: embedded.anvil.rpcUrl,
+      provider: embedded.provider,
+      wallet: embedded.wallet,
+      contract: embedded.contract,
+      chainId: embedded.chainId,
+      embedded: true,
+      anvil: embedded.anvil,
+      close: async () => {
+        embedded.provider.destroy();
+        await embedded.anvil.stop();
+      },
+    };
+  }
+  const { rpcUrl, contract, anchorPrivateKey } = config.chain;
+  const provider = connectProvider(rpcUrl, { chainId: config.chain.chainId });
+  const chainId = Number((await provider.getNetwork()).chainId);
+  if (config.chain.chainId !== undefined && chainId !== config.chain.chainId) {
+    throw new Error(`RPC_URL serves chain ${chainId}, CHAIN_ID says ${config.chain.chainId}`);
+  }
+  const wallet = new Wallet(anchorPrivateKey, provider);
+  if ((await provider.getCode(contract)) === "0x") throw new Error(`no contract at CONTRACT_ADDRESS ${contract} on chain ${chainId}`);
+  // Fail at boot, not at the first anchor, when this key cannot anchor this log.
+  const ledger = new Contract(contract, [...LEDGER_ABI, "function logInfo(bytes32) view returns (address anchorer, string name, string adminCode)"], provider);
+  const info = (await ledger.logInfo(logId).catch(() => undefined)) as [string] | undefined;
+  if (!info) throw new Error(`log ${logId} is not registered in the contract at ${contract}; ask its log admin to register it`);
+  if (info[0].toLowerCase() !== wallet.address.toLowerCase()) {
+    throw new Error(`ANCHOR_PRIVATE_KEY's address ${wallet.address} is not the anchorer of log ${logId} (${info[0]})`);
+  }
+  return { rpcUrl, provider, wallet, contract, chainId, embedded: false, close: async () => provider.destroy() };
+}
+
+async function createDemoKeysOnFirstStart(keys: KeyStore, config: Config, progress: (m: string) => void): Promise<string | undefined> {
+  const file = path.join(config.dataDir, "keys.json");
+  if (keys.list().length > 0) return existsSync(file) ? file : undefined;
+  const division = config.logDivision;
+  const made = {
+    note: "Demo API keys for local use only, created on first start. Only their hashes are in the database; create real keys with `npx ledger keys create`.",
+    admin: await keys.create({ name: "local admin", role: "admin" }),
+    submitter: await keys.create({ name: "demo department system", role: "submitter", jurisdiction: division }),
+    auditor: await keys.create({ name: "demo auditor", role: "auditor" }),
+    regulator: await keys.create({ name: "demo regulator", role: "regulator", jurisdiction: division }),
+  };
+  writeFileSync(file, JSON.stringify(made, null, 2) + "\n", { mode: 0o600 });
+  progress(`created demo API keys in ${file} (local use only)`);
+  return file;
+}
+
+function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once("listening", () => resolve(server));
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${port} on ${host} is in use; set PORT to another port`, { cause: error }) : error),
+    );
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2_000).unref();
+  });
+}

@@ -1,0 +1,145 @@
+import type { Anchorer, Checkpoint } from "./anchor/anchorer";
+import { canReadEnvelope, canSubmitFor, requireRole } from "./auth/access";
+import type { Principal } from "./auth/key-store";
+import { pseudonymise } from "./domain/envelope";
+import { eventSchema, type ProvenanceEvent } from "./domain/event-schema";
+import { AppError } from "./errors";
+import { toHex } from "./hex";
+import type { AppendedEvent, EventLog, StoredRecord } from "./log/event-log";
+import { hashLeaf, type MerkleTreeStore } from "./merkle";
+import type { Receipt } from "./receipts/receipt";
+import { verifyReceipt, type LedgerReader, type VerifiedReceipt } from "./receipts/verify-receipt";
+
+/**
+ * The gateway's use cases, between the HTTP routes (parsing, answering) and the
+ * modules that own storage. Authorisation that depends on the data is decided
+ * here, through the rules in auth/access.ts.
+ */
+
+export interface ChainIdentity {
+  chainId: number;
+  contract: string;
+  logId: string;
+}
+
+export interface LedgerServiceParameters {
+  log: EventLog;
+  tree: MerkleTreeStore;
+  anchorer: Anchorer;
+  subjectSecret: Uint8Array;
+  chain: ChainIdentity;
+  reader: LedgerReader;
+}
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export type ReceiptAnswer = { status: "anchored"; receipt: Receipt } | { status: "pending"; index: number; treeSize: number; anchoredSize: number };
+
+export class LedgerService {
+  constructor(private readonly p: LedgerServiceParameters) {}
+
+  get chain(): ChainIdentity {
+    return this.p.chain;
+  }
+
+  /**
+   * Validates every event first and stores none unless all are valid and the
+   * submitter may record them; resolves once they are durably written.
+   */
+  async submit(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
+    requireRole(principal, "submitter");
+    const problems: FieldProblem[] = [];
+    const valid: ProvenanceEvent[] = [];
+    events.forEach((raw, i) => {
+      const parsed = eventSchema.safeParse(raw);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          problems.push({ path: joinPath(pathPrefix(i), issue.path), message: issue.message });
+        }
+      } else {
+        valid.push(parsed.data);
+      }
+    });
+    if (problems.length > 0) {
+      throw new AppError({
+        code: "VALIDATION_FAILED",
+        message: `${problems.length} invalid field${problems.length === 1 ? "" : "s"}; nothing was stored`,
+        details: problems.slice(0, 100),
+      });
+    }
+    valid.forEach((event, i) => {
+      if (!canSubmitFor(principal, event.actor.org)) {
+        throw new AppError({
+          code: "FORBIDDEN",
+          message: `${joinPath(pathPrefix(i), ["actor", "org"])}: ${event.actor.org} is outside this key's jurisdiction ${principal.jurisdiction}; nothing was stored`,
+        });
+      }
+    });
+    return this.p.log.append(
+      valid.map((event) => ({ submitter: principal.id, event: pseudonymise(event, this.p.subjectSecret) })),
+    );
+  }
+
+  async readEvent(principal: Principal, index: number): Promise<StoredRecord> {
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    const record = await this.p.log.get(index);
+    // Same answer for "absent" and "not yours", so scopes do not leak what exists elsewhere.
+    if (!record || !canReadEnvelope(principal, record.envelope)) {
+      throw new AppError({ code: "NOT_FOUND", message: `no event ${index} visible to this key` });
+    }
+    return record;
+  }
+
+  async receipt(principal: Principal, index: number): Promise<ReceiptAnswer> {
+    const record = await this.readEvent(principal, index);
+    const checkpoint = await this.p.anchorer.checkpointCovering(index);
+    if (!checkpoint) {
+      return { status: "pending", index, treeSize: this.p.tree.size, anchoredSize: this.p.anchorer.status().anchoredSize };
+    }
+    return { status: "anchored", receipt: await this.buildReceipt(record, checkpoint) };
+  }
+
+  private async buildReceipt(record: StoredRecord, checkpoint: Checkpoint): Promise<Receipt> {
+    const proof = await this.p.tree.inclusionProof(record.index, checkpoint.treeSize);
+    const { chainId, contract, logId } = this.p.chain;
+    return {
+      version: 1,
+      log: { id: logId as Receipt["log"]["id"], chainId, contract: contract as Receipt["log"]["contract"] },
+      entry: { index: record.index, envelope: record.envelope, leafHash: toHex(hashLeaf(record.bytes)) },
+      checkpoint: {
+        treeSize: checkpoint.treeSize,
+        rootHash: checkpoint.rootHash as Receipt["checkpoint"]["rootHash"],
+        txHash: checkpoint.txHash as Receipt["checkpoint"]["txHash"],
+        blockNumber: checkpoint.blockNumber,
+      },
+      inclusionProof: proof.map(toHex),
+    };
+  }
+
+  verify(principal: Principal, receipt: unknown): Promise<VerifiedReceipt> {
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    return verifyReceipt(receipt, this.p.reader);
+  }
+
+  checkpoints(principal: Principal, query: { beforeSize?: number; limit: number }): Promise<Checkpoint[]> {
+    requireRole(principal, "admin", "auditor", "regulator");
+    return this.p.anchorer.listCheckpoints(query);
+  }
+
+  latestCheckpoint(principal: Principal): Promise<Checkpoint | undefined> {
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    return this.p.anchorer.latestCheckpoint();
+  }
+
+  status(principal: Principal) {
+    requireRole(principal, "admin", "auditor", "regulator");
+    return { log: this.p.chain, anchoring: this.p.anchorer.status() };
+  }
+}
+
+function joinPath(prefix: string, path: PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), prefix);
+}

@@ -1,0 +1,23 @@
+import { hashLeaf, type MerkleTreeStore } from "../merkle";
+import type { EventLog } from "../log/event-log";
+
+const FOLD_CHUNK = 20_000;
+
+/**
+ * Brings the Merkle tree up to the log. The log is the source of truth and the
+ * tree's append is atomic, so after a crash folding simply resumes at tree.size.
+ */
+export async function foldLogIntoTree(log: EventLog, tree: MerkleTreeStore): Promise<number> {
+  let folded = 0;
+  while (tree.size < log.size) {
+    const from = tree.size;
+    const to = Math.min(log.size, from + FOLD_CHUNK);
+    const leaves = await log.readLeaves(from, to);
+    if (leaves.length !== to - from) {
+      throw new Error(`log records ${from}..${to - 1} are incomplete: read ${leaves.length}, want ${to - from}`);
+    }
+    await tree.append(leaves.map((leaf) => hashLeaf(leaf)));
+    folded += leaves.length;
+  }
+  return folded;
+}
