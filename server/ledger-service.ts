@@ -95,7 +95,7 @@ export class LedgerService {
 
   async receipt(principal: Principal, index: number): Promise<ReceiptAnswer> {
     const record = await this.readEvent(principal, index);
-    const checkpoint = await this.p.anchorer.checkpointCovering(index);
+    const checkpoint = await this.p.anchorer.checkpoints.covering(index);
     if (!checkpoint) {
       return { status: "pending", index, treeSize: this.p.tree.size, anchoredSize: this.p.anchorer.status().anchoredSize };
     }
@@ -126,12 +126,12 @@ export class LedgerService {
 
   checkpoints(principal: Principal, query: { beforeSize?: number; limit: number }): Promise<Checkpoint[]> {
     requireRole(principal, "admin", "auditor", "regulator");
-    return this.p.anchorer.listCheckpoints(query);
+    return this.p.anchorer.checkpoints.list(query);
   }
 
   latestCheckpoint(principal: Principal): Promise<Checkpoint | undefined> {
     requireRole(principal, "admin", "auditor", "regulator", "submitter");
-    return this.p.anchorer.latestCheckpoint();
+    return this.p.anchorer.checkpoints.latest();
   }
 
   status(principal: Principal) {

@@ -4,7 +4,10 @@ import type { Logger } from "pino";
 import { foldLogIntoTree } from "../tree/tree-folder";
 import type { EventLog } from "../log/event-log";
 import type { MerkleTreeStore } from "../merkle";
-import { indexKey, SYNCED, type Database } from "../store/database";
+import type { Database } from "../store/database";
+import { CheckpointStore, type Checkpoint, type InflightAnchor } from "./checkpoint-store";
+
+export type { Checkpoint } from "./checkpoint-store";
 import { LEDGER_ABI } from "../chain/ledger-abi";
 import { describeChainError, isRevert } from "../chain/chain-errors";
 import { toHex } from "../hex";
@@ -19,27 +22,6 @@ import { toHex } from "../hex";
  * recorded locally only once it has the configured confirmations, in the same
  * atomic write that clears the in-flight transaction.
  */
-
-export interface Checkpoint {
-  treeSize: number;
-  rootHash: string;
-  txHash: string;
-  blockNumber: number;
-  /** Block time of the anchoring block, RFC 3339. */
-  anchoredAt: string;
-  confirmedAt: string;
-}
-
-interface InflightAnchor {
-  treeSize: number;
-  rootHash: string;
-  previousTreeSize: number;
-  nonce: number;
-  rawTx: string;
-  txHash: string;
-  createdAt: string;
-  broadcasts: number;
-}
 
 export type AnchorState =
   | "starting"
@@ -81,11 +63,8 @@ export interface AnchorerParameters {
   now?: () => number;
 }
 
-const INFLIGHT = "inflight";
-const CHECKPOINT_PREFIX = "cp:";
-
 export class Anchorer extends EventEmitter {
-  private readonly store;
+  readonly checkpoints: CheckpointStore;
   private readonly contract: Contract;
   private readonly iface = new Interface(LEDGER_ABI);
   private readonly p: AnchorerParameters;
@@ -105,14 +84,13 @@ export class Anchorer extends EventEmitter {
     super();
     this.p = parameters;
     this.now = parameters.now ?? Date.now;
-    this.store = parameters.db.sublevel<string, string>("anchor", { valueEncoding: "utf8" });
+    this.checkpoints = new CheckpointStore(parameters.db);
     this.contract = new Contract(parameters.contractAddress, LEDGER_ABI, parameters.provider);
   }
 
   async start(): Promise<void> {
-    const inflight = await this.store.get(INFLIGHT);
-    this.inflight = inflight === undefined ? undefined : (JSON.parse(inflight) as InflightAnchor);
-    const last = await this.latestCheckpoint();
+    this.inflight = await this.checkpoints.inflight();
+    const last = await this.checkpoints.latest();
     this.anchoredSize = last?.treeSize ?? 0;
     this.lastAnchoredAt = last?.anchoredAt;
     this.running = true;
@@ -146,31 +124,6 @@ export class Anchorer extends EventEmitter {
       lastAnchoredAt: this.lastAnchoredAt,
       retryInMs: this.backoffMs || undefined,
     };
-  }
-
-  /** The first confirmed checkpoint whose tree contains leaf `index`. */
-  async checkpointCovering(index: number): Promise<Checkpoint | undefined> {
-    for await (const value of this.store.values({ gt: CHECKPOINT_PREFIX + indexKey(index), lt: CHECKPOINT_PREFIX + "~", limit: 1 })) {
-      return JSON.parse(value) as Checkpoint;
-    }
-    return undefined;
-  }
-
-  async latestCheckpoint(): Promise<Checkpoint | undefined> {
-    for await (const value of this.store.values({ gte: CHECKPOINT_PREFIX, lt: CHECKPOINT_PREFIX + "~", reverse: true, limit: 1 })) {
-      return JSON.parse(value) as Checkpoint;
-    }
-    return undefined;
-  }
-
-  /** Confirmed checkpoints, newest first, below `beforeSize` when given. */
-  async listCheckpoints({ beforeSize, limit }: { beforeSize?: number; limit: number }): Promise<Checkpoint[]> {
-    const lt = beforeSize === undefined ? CHECKPOINT_PREFIX + "~" : CHECKPOINT_PREFIX + indexKey(beforeSize);
-    const list: Checkpoint[] = [];
-    for await (const value of this.store.values({ gte: CHECKPOINT_PREFIX, lt, reverse: true, limit })) {
-      list.push(JSON.parse(value) as Checkpoint);
-    }
-    return list;
   }
 
   /** Runs one pass now (tests and `ledger status` use it to avoid waiting a poll interval). */
@@ -255,14 +208,10 @@ export class Anchorer extends EventEmitter {
     }
     if (chainSize < this.anchoredSize) {
       // A reorganisation removed checkpoints we had recorded; forget them and anchor again.
-      const stale = await this.listCheckpoints({ limit: 1_000_000 });
-      const ops = stale
-        .filter((c) => c.treeSize > chainSize)
-        .map((c) => ({ type: "del" as const, key: CHECKPOINT_PREFIX + indexKey(c.treeSize) }));
-      await this.store.batch(ops, SYNCED);
+      await this.checkpoints.forgetAbove(chainSize);
       this.p.logger.warn({ chainSize, recorded: this.anchoredSize }, "checkpoints vanished from the chain (reorganisation); re-anchoring");
       this.emit("problem", { state: "reorganised", message: `checkpoints above ${chainSize} leaves vanished from the chain` });
-      const last = await this.latestCheckpoint();
+      const last = await this.checkpoints.latest();
       this.anchoredSize = last?.treeSize ?? 0;
       this.lastAnchoredAt = last?.anchoredAt;
     }
@@ -309,7 +258,7 @@ export class Anchorer extends EventEmitter {
       createdAt: new Date(this.now()).toISOString(),
       broadcasts: 0,
     };
-    await this.store.put(INFLIGHT, JSON.stringify(inflight), SYNCED);
+    await this.checkpoints.saveInflight(inflight);
     this.inflight = inflight;
     this.p.logger.info({ treeSize, previousTreeSize, txHash: inflight.txHash }, "anchoring checkpoint");
     await this.broadcast(inflight);
@@ -369,13 +318,7 @@ export class Anchorer extends EventEmitter {
       anchoredAt: new Date(Number(block?.timestamp ?? 0) * 1000).toISOString(),
       confirmedAt: new Date(this.now()).toISOString(),
     };
-    await this.store.batch(
-      [
-        { type: "put", key: CHECKPOINT_PREFIX + indexKey(checkpoint.treeSize), value: JSON.stringify(checkpoint) },
-        { type: "del", key: INFLIGHT },
-      ],
-      SYNCED,
-    );
+    await this.checkpoints.confirm(checkpoint);
     this.inflight = undefined;
     this.anchoredSize = checkpoint.treeSize;
     this.lastAnchoredAt = checkpoint.anchoredAt;
@@ -386,7 +329,7 @@ export class Anchorer extends EventEmitter {
   }
 
   private async dropInflight(reason: string): Promise<void> {
-    await this.store.del(INFLIGHT, SYNCED);
+    await this.checkpoints.clearInflight();
     this.inflight = undefined;
     this.lastError = reason;
     this.p.logger.warn({ err: reason }, "anchor transaction abandoned; will anchor again");
