@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { AppError } from "../errors";
-import { isDivision } from "../domain/divisions";
+import { isDivision, ORG_PATTERN } from "../domain/divisions";
 import { SYNCED, type Database } from "../store/database";
 
 /**
@@ -9,7 +9,7 @@ import { SYNCED, type Database } from "../store/database";
  * looked up by id and compared in constant time.
  */
 
-export const ROLES = ["admin", "submitter", "auditor", "regulator"] as const;
+export const ROLES = ["admin", "submitter", "auditor", "regulator", "citizen-portal"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface KeyRecord {
@@ -18,6 +18,9 @@ export interface KeyRecord {
   role: Role;
   /** Division code the key is bound to (regulators: what they may read; submitters: where their actors sit). */
   jurisdiction?: string;
+  /** Auditors only: when set, the key sees only events of these datasets and/or these organisations. */
+  datasets?: string[];
+  orgs?: string[];
   hash: string;
   createdAt: string;
   revokedAt?: string;
@@ -29,6 +32,8 @@ export interface CreateKeyParameters {
   name: string;
   role: Role;
   jurisdiction?: string;
+  datasets?: string[];
+  orgs?: string[];
 }
 
 const KEY_PATTERN = /^pl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -51,7 +56,7 @@ export class KeyStore {
   }
 
   /** Creates a key and returns it in the clear, once; only its hash is kept. */
-  async create({ name, role, jurisdiction }: CreateKeyParameters): Promise<{ key: string; record: Principal }> {
+  async create({ name, role, jurisdiction, datasets, orgs }: CreateKeyParameters): Promise<{ key: string; record: Principal }> {
     if (!ROLES.includes(role)) {
       throw new AppError({ code: "VALIDATION_FAILED", message: `role must be one of ${ROLES.join(", ")}; got ${JSON.stringify(role)}` });
     }
@@ -64,9 +69,20 @@ export class KeyStore {
     if (role === "regulator" && jurisdiction === undefined) {
       throw new AppError({ code: "VALIDATION_FAILED", message: "a regulator key needs a jurisdiction" });
     }
+    if ((datasets !== undefined || orgs !== undefined) && role !== "auditor") {
+      throw new AppError({ code: "VALIDATION_FAILED", message: "only auditor keys are bound to datasets or organisations" });
+    }
+    for (const org of orgs ?? []) {
+      if (!ORG_PATTERN.test(org)) throw new AppError({ code: "VALIDATION_FAILED", message: `not an organisation id: ${JSON.stringify(org)}` });
+    }
+    for (const dataset of datasets ?? []) {
+      if (typeof dataset !== "string" || dataset.length === 0 || dataset.length > 128) {
+        throw new AppError({ code: "VALIDATION_FAILED", message: `not a dataset id: ${JSON.stringify(dataset)}` });
+      }
+    }
     const id = randomBytes(6).toString("hex");
     const key = `pl_${id}_${randomBytes(32).toString("base64url")}`;
-    const record: KeyRecord = { id, name, role, jurisdiction, hash: hashKey(key), createdAt: new Date().toISOString() };
+    const record: KeyRecord = { id, name, role, jurisdiction, datasets, orgs, hash: hashKey(key), createdAt: new Date().toISOString() };
     await this.keys.put(id, JSON.stringify(record), SYNCED);
     this.cache.set(id, record);
     return { key, record: toPrincipal(record) };
