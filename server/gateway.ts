@@ -19,6 +19,10 @@ import { LEDGER_ABI } from "./chain/ledger-abi";
 import type { AnvilNode } from "./chain/anvil";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
+import { EventIndex } from "./query/event-index";
+import { EventIndexer } from "./query/event-indexer";
+import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
+import { readFileSync } from "node:fs";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -35,6 +39,8 @@ export interface Gateway {
   log: EventLog;
   tree: MerkleTreeStore;
   anchorer: Anchorer;
+  indexer: EventIndexer;
+  orgs: OrgRegistry;
   keys: KeyStore;
   logger: Logger;
   stop(): Promise<void>;
@@ -66,6 +72,16 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     const log = await EventLog.open(db, { logId: meta.logId });
     const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
 
+    const orgs = new OrgRegistry(db);
+    if (config.orgsFile) {
+      const loaded = await orgs.upsert(parseRegistryFile(readFileSync(config.orgsFile, "utf8"), config.orgsFile.endsWith(".csv") ? "csv" : "json"));
+      progress(`loaded ${loaded.orgs} organisations and ${loaded.divisions} divisions from ${config.orgsFile}`);
+    }
+    const index = new EventIndex(db);
+    const indexer = new EventIndexer(log, index, [], logger.child({ module: "indexer" }));
+    await indexer.start();
+    cleanups.push(() => indexer.stop());
+
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
 
@@ -95,9 +111,12 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       subjectSecret,
       chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId },
       reader: ledgerReader(chain.provider),
+      index,
+      indexer,
+      orgs,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
@@ -113,6 +132,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       log,
       tree,
       anchorer,
+      indexer,
+      orgs,
       keys,
       logger,
       stop: () => {

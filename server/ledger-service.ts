@@ -9,6 +9,11 @@ import type { AppendedEvent, EventLog, StoredRecord } from "./log/event-log";
 import { hashLeaf, type MerkleTreeStore } from "./merkle";
 import type { Receipt } from "./receipts/receipt";
 import { verifyReceipt, type LedgerReader, type VerifiedReceipt } from "./receipts/verify-receipt";
+import type { EventIndex } from "./query/event-index";
+import type { EventIndexer } from "./query/event-indexer";
+import { parseEventQuery, queryEvents, type EventPage } from "./query/event-query";
+import { computeStatistics, type Statistics } from "./query/statistics";
+import type { OrgRegistry } from "./orgs/org-registry";
 
 /**
  * The gateway's use cases, between the HTTP routes (parsing, answering) and the
@@ -29,6 +34,23 @@ export interface LedgerServiceParameters {
   subjectSecret: Uint8Array;
   chain: ChainIdentity;
   reader: LedgerReader;
+  index: EventIndex;
+  indexer: EventIndexer;
+  orgs: OrgRegistry;
+}
+
+/** One line of a citizen's access report. */
+export interface SubjectAccess {
+  index: number;
+  type: string;
+  occurredAt: string;
+  actor: { org: string; orgName?: string; system: string };
+  recipient?: { org: string; orgName?: string };
+  dataset: string;
+  fields: string[];
+  purpose: string;
+  legalBasis: string;
+  receipt: Receipt | { status: "pending" };
 }
 
 export interface FieldProblem {
@@ -94,7 +116,11 @@ export class LedgerService {
   }
 
   async receipt(principal: Principal, index: number): Promise<ReceiptAnswer> {
-    const record = await this.readEvent(principal, index);
+    return this.receiptOf(await this.readEvent(principal, index));
+  }
+
+  private async receiptOf(record: StoredRecord): Promise<ReceiptAnswer> {
+    const index = record.index;
     const checkpoint = await this.p.anchorer.checkpoints.covering(index);
     if (!checkpoint) {
       return { status: "pending", index, treeSize: this.p.tree.size, anchoredSize: this.p.anchorer.status().anchoredSize };
@@ -134,9 +160,83 @@ export class LedgerService {
     return this.p.anchorer.checkpoints.latest();
   }
 
+  /** Filtered events, newest first, from the secondary indexes. */
+  async events(principal: Principal, rawQuery: unknown): Promise<EventPage> {
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    const query = parseEventQuery(rawQuery);
+    return queryEvents(
+      { index: this.p.index, log: this.p.log, indexedSize: this.p.indexer.size, subjectSecret: this.p.subjectSecret },
+      principal,
+      query,
+    );
+  }
+
+  statistics(principal: Principal, rawQuery: unknown): Promise<Statistics> {
+    requireRole(principal, "admin", "auditor", "regulator");
+    return computeStatistics(this.p.index, principal, rawQuery);
+  }
+
+  /** Checkpoint history with the anchoring lag of each (anchor time minus arrival of its newest event). */
+  async anchoringHistory(principal: Principal, limit: number) {
+    requireRole(principal, "admin", "auditor", "regulator");
+    const checkpoints = await this.p.anchorer.checkpoints.list({ limit });
+    const history = await Promise.all(
+      checkpoints.map(async (c, i) => {
+        const newest = await this.p.log.get(c.treeSize - 1);
+        const lagMs = newest ? Date.parse(c.anchoredAt) - Date.parse(newest.envelope.receivedAt) : null;
+        return { ...c, events: c.treeSize - (checkpoints[i + 1]?.treeSize ?? 0), lagMs };
+      }),
+    );
+    const status = this.p.anchorer.status();
+    const oldestPending = status.pendingEvents > 0 ? await this.p.log.get(status.anchoredSize) : undefined;
+    return {
+      pendingEvents: status.pendingEvents,
+      oldestPendingAgeMs: oldestPending ? Date.now() - Date.parse(oldestPending.envelope.receivedAt) : 0,
+      state: status.state,
+      checkpoints: history,
+    };
+  }
+
+  /**
+   * For a citizen portal: who collected, accessed, received or used this
+   * person's data, with a receipt each. The subject id is only hashed (HMAC),
+   * never stored or logged.
+   */
+  async subjectAccesses(principal: Principal, subject: unknown, cursor?: unknown): Promise<{ accesses: SubjectAccess[]; next: string | null }> {
+    requireRole(principal, "citizen-portal", "admin");
+    if (typeof subject !== "string" || subject.length === 0 || subject.length > 256) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: "subject must be the data subject's id (1 to 256 characters)" });
+    }
+    const page = await queryEvents(
+      { index: this.p.index, log: this.p.log, indexedSize: this.p.indexer.size, subjectSecret: this.p.subjectSecret },
+      { ...principal, role: "admin" },
+      parseEventQuery({ subject, limit: "100", ...(cursor === undefined ? {} : { cursor }) }),
+    );
+    const names = await this.p.orgs.names(page.events.flatMap((r) => [r.envelope.event.actor.org, ...(r.envelope.event.recipient ? [r.envelope.event.recipient.org] : [])]));
+    const accesses = await Promise.all(
+      page.events.map(async (record): Promise<SubjectAccess> => {
+        const { event } = record.envelope;
+        const answer = await this.receiptOf(record);
+        return {
+          index: record.index,
+          type: event.type,
+          occurredAt: event.occurredAt,
+          actor: { org: event.actor.org, orgName: names.get(event.actor.org), system: event.actor.system },
+          recipient: event.recipient && { org: event.recipient.org, orgName: names.get(event.recipient.org) },
+          dataset: event.dataset,
+          fields: event.fields,
+          purpose: event.purpose,
+          legalBasis: event.legalBasis,
+          receipt: answer.status === "anchored" ? answer.receipt : { status: "pending" },
+        };
+      }),
+    );
+    return { accesses, next: page.next };
+  }
+
   status(principal: Principal) {
     requireRole(principal, "admin", "auditor", "regulator");
-    return { log: this.p.chain, anchoring: this.p.anchorer.status() };
+    return { log: this.p.chain, anchoring: this.p.anchorer.status(), indexedEvents: this.p.indexer.size, indexing: this.p.indexer.lastError ?? "ok" };
   }
 }
 

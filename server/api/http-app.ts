@@ -1,15 +1,18 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
+import { z } from "zod";
 import type { Logger } from "pino";
 import { AppError } from "../errors";
 import type { KeyStore } from "../auth/key-store";
 import { requireRole } from "../auth/access";
 import type { LedgerService } from "../ledger-service";
-import { ROLES, type Role } from "../auth/key-store";
+import { ROLES } from "../auth/key-store";
 import { authenticate, principalOf } from "./authenticate";
 import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
+import type { OrgRegistry } from "../orgs/org-registry";
+import { parseRegistry } from "../orgs/org-registry";
 
 /**
  * The HTTP API: thin routes that parse, call the ledger service, answer. All
@@ -19,12 +22,15 @@ import { openApiDocument } from "./openapi";
 export interface HttpAppParameters {
   ledger: LedgerService;
   keys: KeyStore;
+  orgs: OrgRegistry;
+  /** Routers of other modules (alerts, audit), mounted under /v1 after authentication. */
+  extraRoutes?: express.Router[];
   logger: Logger;
   bodyLimitBytes: number;
   isReady: () => boolean;
 }
 
-export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }: HttpAppParameters): express.Express {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bodyLimitBytes, isReady }: HttpAppParameters): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -57,6 +63,11 @@ export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }:
       const [result] = await ledger.submit(principalOf(req), [body], () => "");
       res.status(result!.created ? 201 : 200).json(result);
     }
+  });
+
+  v1.get("/events", async (req, res) => {
+    const page = await ledger.events(principalOf(req), req.query);
+    res.json({ events: page.events.map((r) => ({ index: r.index, envelope: r.envelope })), next: page.next });
   });
 
   v1.get("/events/:index", async (req, res) => {
@@ -99,6 +110,41 @@ export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }:
     res.json(checkpoint);
   });
 
+  v1.get("/stats", async (req, res) => {
+    res.json(await ledger.statistics(principalOf(req), req.query));
+  });
+
+  v1.get("/stats/anchoring", async (req, res) => {
+    res.json(await ledger.anchoringHistory(principalOf(req), parseLimit(req.query.limit, 50, 1000)));
+  });
+
+  // The subject id is taken from the query or the body; neither is ever logged.
+  v1.get("/subjects/accesses", async (req, res) => {
+    res.json(await ledger.subjectAccesses(principalOf(req), req.query.subject, req.query.cursor));
+  });
+  v1.post("/subjects/accesses", async (req, res) => {
+    const body = (isObject(req.body) ? req.body : {}) as { subject?: unknown; cursor?: unknown };
+    res.json(await ledger.subjectAccesses(principalOf(req), body.subject, body.cursor));
+  });
+
+  v1.get("/orgs", async (req, res) => {
+    const principal = principalOf(req);
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    const within = typeof req.query.division === "string" ? req.query.division : undefined;
+    res.json(await orgs.list(within));
+  });
+
+  v1.put("/orgs", async (req, res) => {
+    requireRole(principalOf(req), "admin");
+    res.json(await orgs.upsert(parseRegistry(req.body)));
+  });
+
+  v1.delete("/orgs/:id", async (req, res) => {
+    requireRole(principalOf(req), "admin");
+    await orgs.remove(String(req.params.id));
+    res.status(204).end();
+  });
+
   v1.get("/status", (req, res) => {
     res.json(ledger.status(principalOf(req)));
   });
@@ -110,15 +156,15 @@ export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }:
 
   v1.post("/keys", async (req, res) => {
     requireRole(principalOf(req), "admin");
-    const body = req.body as { name?: unknown; role?: unknown; jurisdiction?: unknown };
-    if (!isObject(body)) throw badRequest("body must be { name, role, jurisdiction? }");
-    const unknown = Object.keys(body).filter((k) => !["name", "role", "jurisdiction"].includes(k));
-    if (unknown.length) throw badRequest(`unknown fields: ${unknown.join(", ")}`);
-    if (typeof body.name !== "string" || typeof body.role !== "string" || !ROLES.includes(body.role as Role)) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: `name (string) and role (${ROLES.join(" | ")}) are required` });
+    const parsed = createKeySchema.safeParse(req.body);
+    if (!parsed.success) {
+      throw new AppError({
+        code: "VALIDATION_FAILED",
+        message: "body must be { name, role, jurisdiction?, datasets?, orgs? }",
+        details: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+      });
     }
-    if (body.jurisdiction !== undefined && typeof body.jurisdiction !== "string") throw badRequest("jurisdiction must be a string");
-    const created = await keys.create({ name: body.name, role: body.role as Role, jurisdiction: body.jurisdiction as string | undefined });
+    const created = await keys.create(parsed.data);
     res.status(201).json(created);
   });
 
@@ -127,11 +173,20 @@ export function createHttpApp({ ledger, keys, logger, bodyLimitBytes, isReady }:
     res.json(await keys.revoke(String(req.params.id)));
   });
 
+  for (const router of extraRoutes) v1.use(router);
   app.use("/v1", v1);
   app.use((req, _res, next) => next(new AppError({ code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` })));
   app.use(errorHandler(logger));
   return app;
 }
+
+const createKeySchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  role: z.enum(ROLES),
+  jurisdiction: z.string().optional(),
+  datasets: z.array(z.string()).min(1).max(100).optional(),
+  orgs: z.array(z.string()).min(1).max(100).optional(),
+});
 
 function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
   const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;

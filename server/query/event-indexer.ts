@@ -1,0 +1,120 @@
+import type { Logger } from "pino";
+import type { EventLog, StoredRecord } from "../log/event-log";
+import { SYNCED } from "../store/database";
+import type { EventIndex } from "./event-index";
+import type { BatchOp, IndexObserver } from "./index-observer";
+
+const CHUNK = 2_000;
+
+/**
+ * Follows the log and keeps the secondary indexes, the statistics counters and
+ * every observer's derived state up to date. Each chunk of records becomes one
+ * atomic, synced batch that also moves the watermark, so after a crash the
+ * indexer resumes exactly where the last durable batch ended.
+ */
+export class EventIndexer {
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private indexed = 0;
+  private waiters: { size: number; resolve: () => void }[] = [];
+  private readonly onAppended = () => this.wake?.();
+  lastError?: string;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly index: EventIndex,
+    private readonly observers: IndexObserver[],
+    private readonly logger: Logger,
+    private readonly idleMs = 1_000,
+  ) {}
+
+  /** Records indexed so far; queries see exactly these. */
+  get size(): number {
+    return this.indexed;
+  }
+
+  async start(): Promise<void> {
+    this.indexed = await this.index.watermark();
+    this.running = true;
+    this.log.on("appended", this.onAppended);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.log.off("appended", this.onAppended);
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Resolves once every record below `size` is indexed (tests, read-your-writes). */
+  caughtUp(size = this.log.size, timeoutMs = 30_000): Promise<void> {
+    if (this.indexed >= size) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`indexing did not reach ${size} within ${timeoutMs} ms (at ${this.indexed})`)), timeoutMs);
+      this.waiters.push({ size, resolve: () => (clearTimeout(timer), resolve()) });
+      this.wake?.();
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        while (this.running && this.indexed < this.log.size) await this.indexChunk();
+        this.lastError = undefined;
+      } catch (error) {
+        this.lastError = (error as Error).message;
+        this.logger.error({ err: error }, "indexing failed; will retry");
+      }
+      if (this.running) await this.sleep(this.lastError ? this.idleMs * 5 : this.idleMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async indexChunk(): Promise<void> {
+    const from = this.indexed;
+    const to = Math.min(this.log.size, from + CHUNK);
+    const records: StoredRecord[] = [];
+    for await (const record of this.log.scan(from)) {
+      if (record.index >= to) break;
+      if (record.index !== from + records.length) throw new Error(`log record ${from + records.length} is missing`);
+      records.push(record);
+    }
+    const ops: BatchOp[] = [];
+    for (const record of records) this.index.postingOps(record.envelope, ops);
+    await this.countOps(records, ops);
+    try {
+      for (const observer of this.observers) await observer.observe(records, ops);
+      ops.push(this.index.watermarkOp(to));
+      await this.index.postings.db.batch(ops as never, SYNCED);
+    } catch (error) {
+      for (const observer of this.observers) observer.aborted?.();
+      throw error;
+    }
+    this.indexed = to;
+    for (const observer of this.observers) observer.committed?.();
+    this.waiters = this.waiters.filter((w) => (w.size <= to ? (w.resolve(), false) : true));
+  }
+
+  private async countOps(records: StoredRecord[], ops: BatchOp[]): Promise<void> {
+    const increments = new Map<string, number>();
+    for (const record of records) {
+      const key = this.index.counterKey(record.envelope);
+      increments.set(key, (increments.get(key) ?? 0) + 1);
+    }
+    const keys = [...increments.keys()];
+    const current = await this.index.readCounters(keys);
+    keys.forEach((key, i) => ops.push(this.index.counterOp(key, current[i]! + increments.get(key)!)));
+  }
+}
