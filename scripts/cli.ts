@@ -18,6 +18,7 @@ import { MerkleTreeStore } from "../server/merkle";
 import { CheckpointStore } from "../server/anchor/checkpoint-store";
 import { loadOrCreateLogMeta } from "../server/store/meta";
 import { isAppError } from "../server/errors";
+import { OrgRegistry, parseRegistryFile } from "../server/orgs/org-registry";
 
 class CliError extends Error {
   constructor(message: string, readonly exitCode: 1 | 2) {
@@ -95,6 +96,27 @@ withTarget(keys.command("list").description("list API keys (never their secrets)
   for (const k of list as { id: string; role: string; name: string; jurisdiction?: string; revokedAt?: string }[]) {
     console.log(`${k.id}  ${k.role.padEnd(9)}  ${(k.jurisdiction ?? "-").padEnd(12)}  ${k.revokedAt ? "revoked " + k.revokedAt : "active"}  ${k.name}`);
   }
+});
+
+const orgs = program.command("orgs").description("the organisation registry: departments placed in the administrative hierarchy");
+withTarget(
+  orgs
+    .command("import")
+    .description("add or rename divisions and organisations from a JSON ({divisions, orgs}) or CSV (id,name) file")
+    .argument("<file>", "registry file; .csv for CSV, otherwise JSON"),
+).action(async (file: string, options: TargetOptions) => {
+  let registry;
+  try {
+    registry = parseRegistryFile(readInput(file), file.endsWith(".csv") ? "csv" : "json");
+  } catch (error) {
+    if (!isAppError(error)) throw error;
+    const details = (error.details as { path: string; message: string }[] | undefined)?.map((d) => `\n  ${d.path}: ${d.message}`).join("") ?? "";
+    throw new CliError(`${file}: ${error.message}${details}`, 1);
+  }
+  const loaded = options.url
+    ? ((await callApi(options, "PUT", "/v1/orgs", registry)) as { divisions: number; orgs: number })
+    : await withDatabase(options, (db) => new OrgRegistry(db).upsert(registry));
+  console.log(`imported ${loaded.orgs} organisations and ${loaded.divisions} divisions`);
 });
 
 withTarget(program.command("status").description("log size, tree size, anchored checkpoints and anchoring state")).action(
