@@ -27,6 +27,8 @@ const envSchema = z
     ANCHOR_POLL_MS: positiveInt.default(500),
     ANCHOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
     BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
+    RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
+    RATE_LIMIT_BURST: positiveInt.default(2000),
     ORGS_FILE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
@@ -52,6 +54,7 @@ export interface Config {
   anchorPollMs: number;
   anchorMaxBackoffMs: number;
   bodyLimitBytes: number;
+  rateLimit: { ratePerSecond: number; burst: number };
   /** Organisation registry (JSON or CSV) loaded at boot, when set. */
   orgsFile?: string;
   logLevel: string;
@@ -91,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anchorPollMs: e.ANCHOR_POLL_MS,
     anchorMaxBackoffMs: e.ANCHOR_MAX_BACKOFF_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
     logLevel: e.LOG_LEVEL,
   };

@@ -116,7 +116,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;

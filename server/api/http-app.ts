@@ -11,6 +11,7 @@ import { authenticate, principalOf } from "./authenticate";
 import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
+import { rateLimitPerKey } from "./rate-limit";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
 
@@ -27,10 +28,11 @@ export interface HttpAppParameters {
   extraRoutes?: express.Router[];
   logger: Logger;
   bodyLimitBytes: number;
+  rateLimit: { ratePerSecond: number; burst: number };
   isReady: () => boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bodyLimitBytes, isReady }: HttpAppParameters): express.Express {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -45,6 +47,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bo
 
   const v1 = express.Router();
   v1.use(authenticate(keys));
+  v1.use(rateLimitPerKey(rateLimit));
   v1.use(requireJsonBody);
   v1.use(express.json({ limit: bodyLimitBytes, strict: false, type: () => true }));
 
