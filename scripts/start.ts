@@ -8,7 +8,8 @@ import { startGateway } from "../server/gateway";
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    // A fixed, well-known port for the embedded chain, so `ledger verify --rpc` has a stable address.
+    config = loadConfig({ CHAIN_PORT: "8545", ...process.env });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

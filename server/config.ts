@@ -14,6 +14,7 @@ const envSchema = z
     DATA_DIR: z.string().min(1).default("./data"),
     HOST: z.string().min(1).default("127.0.0.1"),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    CHAIN_PORT: z.coerce.number().int().min(0).max(65535).default(0),
     RPC_URL: z.url().optional(),
     CHAIN_ID: positiveInt.optional(),
     CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address, 0x + 40 hex digits").optional(),
@@ -44,6 +45,8 @@ export interface Config {
   dataDir: string;
   host: string;
   port: number;
+  /** Port of the embedded chain's JSON-RPC endpoint (0: any free port). */
+  chainPort: number;
   /** Absent: run the embedded Anvil chain under dataDir. */
   chain?: { rpcUrl: string; chainId?: number; contract: string; anchorPrivateKey: string; logId: string };
   logName: string;
@@ -77,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     host: e.HOST,
     port: e.PORT,
+    chainPort: e.CHAIN_PORT,
     chain: e.RPC_URL
       ? {
           rpcUrl: e.RPC_URL,

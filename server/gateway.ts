@@ -162,7 +162,7 @@ interface ConnectedChain {
 async function connectChain(config: Config, logId: string, progress: (m: string) => void): Promise<ConnectedChain> {
   if (!config.chain) {
     progress(`starting the embedded chain (Anvil) with its state in ${path.join(config.dataDir, "chain")}`);
-    const embedded = await startEmbeddedChain({ dataDir: config.dataDir, logId, logName: config.logName, logDivision: config.logDivision, onProgress: progress });
+    const embedded = await startEmbeddedChain({ dataDir: config.dataDir, logId, logName: config.logName, logDivision: config.logDivision, port: config.chainPort, onProgress: progress });
     return {
       rpcUrl: embedded.anvil.rpcUrl,
       provider: embedded.provider,

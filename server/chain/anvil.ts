@@ -58,7 +58,10 @@ export async function startAnvil(parameters: StartAnvilParameters = {}): Promise
     child.stdout!.on("data", onData);
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.once("error", (error) => fail(new Error(`cannot run anvil (${anvilBinary()}): ${error.message}`)));
-    child.once("exit", (code) => fail(new Error(`anvil exited with code ${code} before listening:\n${output}`)));
+    child.once("exit", (code) => {
+      const hint = /Address already in use/.test(output) ? ` (port ${parameters.port} is taken: set CHAIN_PORT to another port, or 0 for any)` : "";
+      fail(new Error(`anvil exited with code ${code} before listening${hint}:\n${output.trim()}`));
+    });
   });
   child.removeAllListeners("exit");
   // Keep draining output so a full pipe never blocks Anvil.

@@ -33,12 +33,13 @@ export interface StartEmbeddedChainParameters {
   logId: string;
   logName: string;
   logDivision: string;
+  port?: number;
   onProgress?: (message: string) => void;
 }
 
 export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promise<EmbeddedChain> {
   const dir = path.join(p.dataDir, "chain");
-  const anvil = await startAnvil({ stateFile: path.join(dir, "anvil-state.json"), chainId: EMBEDDED_CHAIN_ID });
+  const anvil = await startAnvil({ stateFile: path.join(dir, "anvil-state.json"), chainId: EMBEDDED_CHAIN_ID, port: p.port });
   try {
     const provider = connectProvider(anvil.rpcUrl, { chainId: EMBEDDED_CHAIN_ID });
     const wallet = loadOrCreateKey(path.join(dir, "anchor-key")).connect(provider);
