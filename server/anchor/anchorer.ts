@@ -78,6 +78,8 @@ export class Anchorer extends EventEmitter {
   private anchoredSize = 0;
   private lastAnchoredAt?: string;
   private inflight?: InflightAnchor;
+  /** Tail of the queue of passes (runOnce); never rejects. */
+  private passes: Promise<void> = Promise.resolve();
   private readonly onAppended = () => this.wake?.();
 
   constructor(parameters: AnchorerParameters) {
@@ -127,9 +129,14 @@ export class Anchorer extends EventEmitter {
   }
 
   /** Runs one pass now (tests and `ledger status` use it to avoid waiting a poll interval). */
-  async runOnce(): Promise<void> {
-    await foldLogIntoTree(this.p.log, this.p.tree);
-    await this.step();
+  runOnce(): Promise<void> {
+    // One pass at a time: two concurrent folds would both read tree.size and append the same leaves twice.
+    const pass = this.passes.then(async () => {
+      await foldLogIntoTree(this.p.log, this.p.tree);
+      await this.step();
+    });
+    this.passes = pass.catch(() => undefined);
+    return pass;
   }
 
   private async run(): Promise<void> {
