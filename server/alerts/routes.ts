@@ -1,0 +1,73 @@
+import express, { type Request } from "express";
+import { AppError } from "../errors";
+import { requireRole } from "../auth/access";
+import { principalOf } from "../api/authenticate";
+import { parseIndex, parseLimit } from "../api/params";
+import { ALERT_KINDS, type AlertKind, type AlertQuery, type AlertStore } from "./alert-store";
+import { redactPolicy, SEVERITIES, type Severity } from "./policy";
+import type { PolicySource } from "./policy-source";
+
+/**
+ * Alert routes, to mount under /v1 behind `authenticate`:
+ * - `GET /alerts?kind=&severity=&acknowledged=true|false&eventIndex=&cursor=&limit=`
+ *   → `{ alerts, next }`, newest first, only alerts the key may see; `next` is the
+ *   cursor for the following page (null at the end).
+ * - `POST /alerts/:id/ack` → the acknowledged alert (admin, regulator, auditor).
+ * - `GET /policy` → `{ policy, status }`, webhook secrets redacted (admin, auditor, regulator).
+ */
+
+export interface AlertRoutesParameters {
+  alerts: AlertStore;
+  policy: PolicySource;
+}
+
+const QUERY_PARAMETERS = new Set(["kind", "severity", "acknowledged", "eventIndex", "cursor", "limit"]);
+
+export function createAlertRoutes({ alerts, policy }: AlertRoutesParameters): express.Router {
+  const router = express.Router();
+
+  router.get("/alerts", async (req, res) => {
+    const principal = principalOf(req);
+    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    const query = parseAlertQuery(req);
+    res.json(await alerts.list(principal, query));
+  });
+
+  router.post("/alerts/:id/ack", async (req, res) => {
+    const principal = principalOf(req);
+    requireRole(principal, "admin", "regulator", "auditor");
+    res.json(await alerts.acknowledge(String(req.params.id), principal));
+  });
+
+  router.get("/policy", (req, res) => {
+    requireRole(principalOf(req), "admin", "auditor", "regulator");
+    res.json({ policy: redactPolicy(policy.current()), status: policy.status() });
+  });
+
+  return router;
+}
+
+function parseAlertQuery(req: Request): AlertQuery {
+  const q = req.query as Record<string, unknown>;
+  const unknown = Object.keys(q).filter((k) => !QUERY_PARAMETERS.has(k));
+  if (unknown.length > 0) throw badRequest(`unknown query parameter${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`);
+  for (const [name, value] of Object.entries(q)) if (typeof value !== "string") throw badRequest(`${name} must be given once`);
+  return {
+    kind: oneOf(q.kind, ALERT_KINDS, "kind") as AlertKind | undefined,
+    severity: oneOf(q.severity, SEVERITIES, "severity") as Severity | undefined,
+    acknowledged: q.acknowledged === undefined ? undefined : q.acknowledged === "true" ? true : q.acknowledged === "false" ? false : badRequest(`acknowledged must be true or false; got ${JSON.stringify(q.acknowledged)}`),
+    eventIndex: q.eventIndex === undefined ? undefined : parseIndex(q.eventIndex, "eventIndex"),
+    cursor: q.cursor as string | undefined,
+    limit: parseLimit(q.limit, 50, 500),
+  };
+}
+
+function oneOf(value: unknown, allowed: readonly string[], name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string" && allowed.includes(value)) return value;
+  throw badRequest(`${name} must be one of ${allowed.join(", ")}; got ${JSON.stringify(value)}`);
+}
+
+function badRequest(message: string): never {
+  throw new AppError({ code: "BAD_REQUEST", message });
+}
