@@ -79,7 +79,12 @@ export class LedgerService {
       const parsed = eventSchema.safeParse(raw);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
-          problems.push({ path: joinPath(pathPrefix(i), issue.path), message: issue.message });
+          if (issue.code === "unrecognized_keys") {
+            // Name each unknown field in the path, as for every other problem.
+            for (const key of issue.keys) problems.push({ path: joinPath(pathPrefix(i), [...issue.path, key]), message: "unknown field" });
+          } else {
+            problems.push({ path: joinPath(pathPrefix(i), issue.path), message: issue.message });
+          }
         }
       } else {
         valid.push(parsed.data);

@@ -128,7 +128,7 @@ export class Anchorer extends EventEmitter {
     };
   }
 
-  /** Runs one pass now (tests and `ledger status` use it to avoid waiting a poll interval). */
+  /** Runs one pass now, queued behind any pass in progress (tests use it to avoid waiting a poll interval). */
   runOnce(): Promise<void> {
     // One pass at a time: two concurrent folds would both read tree.size and append the same leaves twice.
     const pass = this.passes.then(async () => {

@@ -193,8 +193,9 @@ const createKeySchema = z.strictObject({
 
 function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
   const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
-  if (hasBody && !req.is("application/json")) {
-    throw new AppError({ code: "UNSUPPORTED_MEDIA_TYPE", message: `send JSON with Content-Type: application/json; got ${req.headers["content-type"] ?? "none"}` });
+  const charset = /;\s*charset=([^;\s]+)/i.exec(req.headers["content-type"] ?? "")?.[1]?.replace(/"/g, "").toLowerCase();
+  if (hasBody && (!req.is("application/json") || (charset !== undefined && charset !== "utf-8" && charset !== "utf8"))) {
+    throw new AppError({ code: "UNSUPPORTED_MEDIA_TYPE", message: `send UTF-8 JSON with Content-Type: application/json; got ${req.headers["content-type"] ?? "none"}` });
   }
   next();
 }

@@ -77,6 +77,7 @@ describe("gateway: bad input and access control", function () {
       await refused(415, "UNSUPPORTED_MEDIA_TYPE", () => postRaw(body, "application/x-www-form-urlencoded"));
       await refused(415, "UNSUPPORTED_MEDIA_TYPE", () => postRaw(new TextEncoder().encode(body)));
       await refused(415, "UNSUPPORTED_MEDIA_TYPE", () => postRaw(body, "application/json; charset=iso-8859-1"));
+      await refused(415, "UNSUPPORTED_MEDIA_TYPE", () => postRaw(body, "application/json; charset=utf-16"));
     });
 
     it("refuses a body over BODY_LIMIT_BYTES (413), even a valid event padded with whitespace", async () => {
@@ -115,9 +116,9 @@ describe("gateway: bad input and access control", function () {
       return event;
     };
     const cases: { name: string; event: () => unknown; path: string; message?: RegExp }[] = [
-      { name: "an unknown field", event: () => ({ ...makeEvent(), extra: 1 }), path: "", message: /extra/ },
-      { name: "an unknown field in actor", event: () => makeEvent({ actor: { department: "x" } as never }), path: "actor", message: /department/ },
-      { name: "an unknown field in recipient", event: () => makeEvent({ type: "share", recipient: { org: "330102000000:a", name: "x" } as never }), path: "recipient", message: /name/ },
+      { name: "an unknown field", event: () => ({ ...makeEvent(), extra: 1 }), path: "extra", message: /unknown field/ },
+      { name: "an unknown field in actor", event: () => makeEvent({ actor: { department: "x" } as never }), path: "actor.department", message: /unknown field/ },
+      { name: "an unknown field in recipient", event: () => makeEvent({ type: "share", recipient: { org: "330102000000:a", name: "x" } as never }), path: "recipient.name", message: /unknown field/ },
       { name: "fields as a string", event: () => makeEvent({ fields: "name" as never }), path: "fields" },
       { name: "an empty fields array", event: () => makeEvent({ fields: [] }), path: "fields" },
       { name: "a number as occurredAt", event: () => makeEvent({ occurredAt: 1764122400000 as never }), path: "occurredAt" },
