@@ -15,6 +15,7 @@ const envSchema = z
     HOST: z.string().min(1).default("127.0.0.1"),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     CHAIN_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+    CHAIN_BLOCK_TIME: positiveInt.optional(),
     RPC_URL: z.url().optional(),
     CHAIN_ID: positiveInt.optional(),
     CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address, 0x + 40 hex digits").optional(),
@@ -31,6 +32,8 @@ const envSchema = z
     RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
     RATE_LIMIT_BURST: positiveInt.default(2000),
     ORGS_FILE: z.string().min(1).optional(),
+    POLICY_FILE: z.string().min(1).optional(),
+    POLICY_POLL_MS: positiveInt.default(1000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
@@ -47,6 +50,8 @@ export interface Config {
   port: number;
   /** Port of the embedded chain's JSON-RPC endpoint (0: any free port). */
   chainPort: number;
+  /** Embedded chain's seconds per block; by default one block per transaction, or 1 s blocks when CONFIRMATIONS > 1. */
+  chainBlockTime?: number;
   /** Absent: run the embedded Anvil chain under dataDir. */
   chain?: { rpcUrl: string; chainId?: number; contract: string; anchorPrivateKey: string; logId: string };
   logName: string;
@@ -60,6 +65,9 @@ export interface Config {
   rateLimit: { ratePerSecond: number; burst: number };
   /** Organisation registry (JSON or CSV) loaded at boot, when set. */
   orgsFile?: string;
+  /** Negative list and thresholds (JSON), hot-reloaded; none when unset. */
+  policyFile?: string;
+  policyPollMs: number;
   logLevel: string;
 }
 
@@ -81,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     chainPort: e.CHAIN_PORT,
+    chainBlockTime: e.CHAIN_BLOCK_TIME ?? (e.CONFIRMATIONS > 1 ? 1 : undefined),
     chain: e.RPC_URL
       ? {
           rpcUrl: e.RPC_URL,
@@ -100,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
+    policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),
+    policyPollMs: e.POLICY_POLL_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -23,6 +23,7 @@ import { EventIndex } from "./query/event-index";
 import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
 import { readFileSync } from "node:fs";
+import { startAlerts, type Alerts } from "./alerts";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -41,6 +42,7 @@ export interface Gateway {
   anchorer: Anchorer;
   indexer: EventIndexer;
   orgs: OrgRegistry;
+  alerts: Alerts;
   keys: KeyStore;
   logger: Logger;
   stop(): Promise<void>;
@@ -77,11 +79,6 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       const loaded = await orgs.upsert(parseRegistryFile(readFileSync(config.orgsFile, "utf8"), config.orgsFile.endsWith(".csv") ? "csv" : "json"));
       progress(`loaded ${loaded.orgs} organisations and ${loaded.divisions} divisions from ${config.orgsFile}`);
     }
-    const index = new EventIndex(db);
-    const indexer = new EventIndexer(log, index, [], logger.child({ module: "indexer" }));
-    await indexer.start();
-    cleanups.push(() => indexer.stop());
-
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
 
@@ -101,6 +98,14 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       maxBackoffMs: config.anchorMaxBackoffMs,
       logger: logger.child({ module: "anchorer" }),
     });
+    const alerts = await startAlerts({ db, policyFile: config.policyFile, policyPollMs: config.policyPollMs, logger, anchorer });
+    cleanups.push(() => alerts.stop());
+    if (config.policyFile) progress(`negative list and thresholds from ${config.policyFile} (reloaded on change)`);
+
+    const index = new EventIndex(db);
+    const indexer = new EventIndexer(log, index, [alerts.observer], logger.child({ module: "indexer" }));
+    await indexer.start();
+    cleanups.push(() => indexer.stop());
     await anchorer.start();
     cleanups.push(() => anchorer.stop());
 
@@ -116,7 +121,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
@@ -134,6 +139,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       anchorer,
       indexer,
       orgs,
+      alerts,
       keys,
       logger,
       stop: () => {
@@ -162,7 +168,15 @@ interface ConnectedChain {
 async function connectChain(config: Config, logId: string, progress: (m: string) => void): Promise<ConnectedChain> {
   if (!config.chain) {
     progress(`starting the embedded chain (Anvil) with its state in ${path.join(config.dataDir, "chain")}`);
-    const embedded = await startEmbeddedChain({ dataDir: config.dataDir, logId, logName: config.logName, logDivision: config.logDivision, port: config.chainPort, onProgress: progress });
+    const embedded = await startEmbeddedChain({
+      dataDir: config.dataDir,
+      logId,
+      logName: config.logName,
+      logDivision: config.logDivision,
+      port: config.chainPort,
+      blockTimeSeconds: config.chainBlockTime,
+      onProgress: progress,
+    });
     return {
       rpcUrl: embedded.anvil.rpcUrl,
       provider: embedded.provider,

@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import type { KeyStore } from "../auth/key-store";
 import { requireRole } from "../auth/access";
 import type { LedgerService } from "../ledger-service";
-import { ROLES } from "../auth/key-store";
+import { ROLES, type Principal } from "../auth/key-store";
 import { authenticate, principalOf } from "./authenticate";
 import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
@@ -24,6 +24,8 @@ export interface HttpAppParameters {
   ledger: LedgerService;
   keys: KeyStore;
   orgs: OrgRegistry;
+  /** Alerts raised about an event, as the principal may see them (GET /v1/events/:index shows them). */
+  flagsFor?: (index: number, principal: Principal) => Promise<unknown[]>;
   /** Routers of other modules (alerts, audit), mounted under /v1 after authentication. */
   extraRoutes?: express.Router[];
   logger: Logger;
@@ -32,7 +34,7 @@ export interface HttpAppParameters {
   isReady: () => boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): express.Express {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -74,8 +76,9 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], logger, bo
   });
 
   v1.get("/events/:index", async (req, res) => {
-    const record = await ledger.readEvent(principalOf(req), parseIndex(req.params.index));
-    res.json({ index: record.index, envelope: record.envelope });
+    const principal = principalOf(req);
+    const record = await ledger.readEvent(principal, parseIndex(req.params.index));
+    res.json({ index: record.index, envelope: record.envelope, ...(flagsFor ? { flags: await flagsFor(record.index, principal) } : {}) });
   });
 
   v1.get("/receipts/:index", async (req, res) => {

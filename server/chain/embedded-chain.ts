@@ -1,5 +1,5 @@
 import { NonceManager, Wallet, type JsonRpcProvider } from "ethers";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startAnvil, type AnvilNode } from "./anvil";
 import { connectProvider } from "./provider";
@@ -34,12 +34,27 @@ export interface StartEmbeddedChainParameters {
   logName: string;
   logDivision: string;
   port?: number;
+  /** Seconds between blocks; without it a block is mined per transaction (needs CONFIRMATIONS 1). */
+  blockTimeSeconds?: number;
   onProgress?: (message: string) => void;
 }
 
 export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promise<EmbeddedChain> {
   const dir = path.join(p.dataDir, "chain");
-  const anvil = await startAnvil({ stateFile: path.join(dir, "anvil-state.json"), chainId: EMBEDDED_CHAIN_ID, port: p.port });
+  const pidFile = path.join(dir, "anvil.pid");
+  await stopOrphanedAnvil(pidFile);
+  const anvil = await startAnvil({
+    stateFile: path.join(dir, "anvil-state.json"),
+    chainId: EMBEDDED_CHAIN_ID,
+    port: p.port,
+    args: p.blockTimeSeconds ? ["--block-time", String(p.blockTimeSeconds)] : [],
+  });
+  writeFileSync(pidFile, String(anvil.process.pid));
+  const stopAnvil = anvil.stop;
+  anvil.stop = async () => {
+    await stopAnvil();
+    rmSync(pidFile, { force: true });
+  };
   try {
     const provider = connectProvider(anvil.rpcUrl, { chainId: EMBEDDED_CHAIN_ID });
     const wallet = loadOrCreateKey(path.join(dir, "anchor-key")).connect(provider);
@@ -77,6 +92,40 @@ export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promi
   } catch (error) {
     await anvil.stop();
     throw error;
+  }
+}
+
+/**
+ * A gateway killed with SIGKILL cannot stop its Anvil, which then keeps the
+ * chain state file. Stop that one (SIGTERM makes it dump its state) before
+ * starting the next, so two nodes never share a state file.
+ */
+async function stopOrphanedAnvil(pidFile: string): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  if (Number.isInteger(pid) && pid > 0 && isAnvil(pid)) {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 10_000;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  }
+  rmSync(pidFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isAnvil(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("anvil");
+  } catch {
+    return false;
   }
 }
 

@@ -2,22 +2,24 @@ import { Level } from "level";
 import { mkdirSync } from "node:fs";
 
 /**
- * The gateway's one LevelDB. Each module owns one sublevel, named here so the
- * whole on-disk layout can be read in one place:
+ * The gateway's one LevelDB. Each module owns its sublevels; this table is the
+ * map of the whole on-disk layout, each owner's file details its keys.
  *
- * | sublevel | owner                      | keys → values                                        |
- * |----------|----------------------------|------------------------------------------------------|
- * | log      | log/event-log.ts           | 16-hex leaf index → envelope bytes (the leaf)        |
- * | idem     | log/event-log.ts           | submitter \0 requestId → { index, fp }               |
- * | tree     | merkle/tree-store.ts       | node (level, index) → 32-byte hash; size             |
- * | anchor   | anchor/anchorer.ts         | inflight; cp:<16-hex size> → checkpoint              |
- * | keys     | auth/key-store.ts          | key id → { hash, role, … }                           |
- * | meta     | store/meta.ts              | logId, createdAt                                     |
+ * | sublevel     | owner                        | keys → values                                       |
+ * |--------------|------------------------------|-----------------------------------------------------|
+ * | log          | log/event-log.ts             | 16-hex leaf index → envelope bytes (the leaf)       |
+ * | idem         | log/event-log.ts             | submitter \0 requestId → { index, fp }              |
+ * | tree         | merkle/tree-store.ts         | node (level, index) → 32-byte hash; size            |
+ * | anchor       | anchor/checkpoint-store.ts   | inflight; cp:<16-hex size> → checkpoint             |
+ * | idx, stats   | query/event-index.ts         | posting lists and watermark; day|org|type counters  |
+ * | alerts       | alerts/keys.ts               | alerts, event → alert index, webhook outbox         |
+ * | alert-state  | alerts/keys.ts               | operator-hour and department-day threshold state    |
+ * | audit        | audit/                       | the last audit report                               |
+ * | orgs         | orgs/org-registry.ts         | organisations and division names                    |
+ * | keys         | auth/key-store.ts            | key id → { hash, role, scope… }                     |
+ * | meta         | store/meta.ts                | the log's identity                                  |
  */
 export type Database = Level<string, string>;
-
-export const SUBLEVELS = ["log", "idem", "tree", "anchor", "keys", "meta"] as const;
-export type SublevelName = (typeof SUBLEVELS)[number];
 
 export async function openDatabase(path: string): Promise<Database> {
   mkdirSync(path, { recursive: true });
