@@ -15,6 +15,7 @@ const envSchema = z
     HOST: z.string().min(1).default("127.0.0.1"),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     CHAIN_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+    PUBLIC_RPC_URL: z.url().optional(),
     CHAIN_BLOCK_TIME: positiveInt.optional(),
     RPC_URL: z.url().optional(),
     CHAIN_ID: positiveInt.optional(),
@@ -50,6 +51,8 @@ export interface Config {
   port: number;
   /** Port of the embedded chain's JSON-RPC endpoint (0: any free port). */
   chainPort: number;
+  /** RPC endpoint shown to verifiers (receipt checks in the console); default: the gateway's own. */
+  publicRpcUrl?: string;
   /** Embedded chain's seconds per block; by default one block per transaction, or 1 s blocks when CONFIRMATIONS > 1. */
   chainBlockTime?: number;
   /** Absent: run the embedded Anvil chain under dataDir. */
@@ -89,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     chainPort: e.CHAIN_PORT,
+    publicRpcUrl: e.PUBLIC_RPC_URL,
     chainBlockTime: e.CHAIN_BLOCK_TIME ?? (e.CONFIRMATIONS > 1 ? 1 : undefined),
     chain: e.RPC_URL
       ? {

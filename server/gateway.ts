@@ -114,7 +114,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       tree,
       anchorer,
       subjectSecret,
-      chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId },
+      chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId, rpcUrl: config.publicRpcUrl ?? chain.rpcUrl },
       reader: ledgerReader(chain.provider),
       index,
       indexer,

@@ -25,6 +25,8 @@ export interface ChainIdentity {
   chainId: number;
   contract: string;
   logId: string;
+  /** An RPC endpoint verifiers may use to check roots on chain (PUBLIC_RPC_URL, or the one the gateway uses). */
+  rpcUrl: string;
 }
 
 export interface LedgerServiceParameters {
