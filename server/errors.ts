@@ -46,3 +46,12 @@ export class AppError extends Error {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/** A VALIDATION_FAILED error whose details name each bad field (from zod issues). */
+export function validationFailed(message: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): AppError {
+  return new AppError({
+    code: "VALIDATION_FAILED",
+    message,
+    details: issues.slice(0, 100).map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+  });
+}

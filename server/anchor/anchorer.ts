@@ -11,6 +11,7 @@ export type { Checkpoint } from "./checkpoint-store";
 import { LEDGER_ABI } from "../chain/ledger-abi";
 import { describeChainError, isRevert } from "../chain/chain-errors";
 import { toHex } from "../hex";
+import { WakeableSleep } from "../util/wakeable-sleep";
 
 /**
  * Publishes the tree's checkpoints to ProvenanceLedger and keeps track of them.
@@ -71,7 +72,7 @@ export class Anchorer extends EventEmitter {
   private readonly now: () => number;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly pause = new WakeableSleep();
   private backoffMs = 0;
   private currentState: AnchorState = "starting";
   private lastError?: string;
@@ -80,7 +81,7 @@ export class Anchorer extends EventEmitter {
   private inflight?: InflightAnchor;
   /** Tail of the queue of passes (runOnce); never rejects. */
   private passes: Promise<void> = Promise.resolve();
-  private readonly onAppended = () => this.wake?.();
+  private readonly onAppended = () => this.pause.wake();
 
   constructor(parameters: AnchorerParameters) {
     super();
@@ -103,7 +104,7 @@ export class Anchorer extends EventEmitter {
   async stop(): Promise<void> {
     this.running = false;
     this.p.log.off("appended", this.onAppended);
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     this.currentState = "stopped";
   }
@@ -149,7 +150,7 @@ export class Anchorer extends EventEmitter {
       } catch (error) {
         delay = this.onFailure(error);
       }
-      if (this.running) await this.sleep(delay);
+      if (this.running) await this.pause.sleep(delay);
     }
   }
 
@@ -169,16 +170,6 @@ export class Anchorer extends EventEmitter {
     return this.backoffMs;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
 
   private async step(): Promise<void> {
     if (this.inflight) {

@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import helmet from "helmet";
 import { z } from "zod";
 import type { Logger } from "pino";
-import { AppError } from "../errors";
+import { AppError, validationFailed } from "../errors";
 import type { KeyStore } from "../auth/key-store";
 import { requireRole } from "../auth/access";
 import type { LedgerService } from "../ledger-service";
@@ -164,11 +164,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     requireRole(principalOf(req), "admin");
     const parsed = createKeySchema.safeParse(req.body);
     if (!parsed.success) {
-      throw new AppError({
-        code: "VALIDATION_FAILED",
-        message: "body must be { name, role, jurisdiction?, datasets?, orgs? }",
-        details: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
-      });
+      throw validationFailed("body must be { name, role, jurisdiction?, datasets?, orgs? }", parsed.error.issues);
     }
     const created = await keys.create(parsed.data);
     res.status(201).json(created);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError, validationFailed } from "../errors";
 import { divisionOfOrg, isWithin, levelOf, ORG_PATTERN, DIVISION_PATTERN, type Level } from "../domain/divisions";
 import { SYNCED, type Database } from "../store/database";
 
@@ -60,11 +60,7 @@ export function parseRegistryFile(text: string, format: "json" | "csv"): Registr
 export function parseRegistry(raw: unknown): RegistryFile {
   const parsed = registryFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new AppError({
-      code: "VALIDATION_FAILED",
-      message: "invalid registry",
-      details: parsed.error.issues.slice(0, 100).map((i) => ({ path: i.path.join("."), message: i.message })),
-    });
+    throw validationFailed("invalid registry", parsed.error.issues);
   }
   return parsed.data;
 }

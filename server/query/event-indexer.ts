@@ -3,6 +3,7 @@ import type { EventLog, StoredRecord } from "../log/event-log";
 import { SYNCED } from "../store/database";
 import type { EventIndex } from "./event-index";
 import type { BatchOp, IndexObserver } from "./index-observer";
+import { WakeableSleep } from "../util/wakeable-sleep";
 
 const CHUNK = 2_000;
 
@@ -15,10 +16,10 @@ const CHUNK = 2_000;
 export class EventIndexer {
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly pause = new WakeableSleep();
   private indexed = 0;
   private waiters: { size: number; resolve: () => void }[] = [];
-  private readonly onAppended = () => this.wake?.();
+  private readonly onAppended = () => this.pause.wake();
   lastError?: string;
 
   constructor(
@@ -44,7 +45,7 @@ export class EventIndexer {
   async stop(): Promise<void> {
     this.running = false;
     this.log.off("appended", this.onAppended);
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
   }
 
@@ -54,7 +55,7 @@ export class EventIndexer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`indexing did not reach ${size} within ${timeoutMs} ms (at ${this.indexed})`)), timeoutMs);
       this.waiters.push({ size, resolve: () => (clearTimeout(timer), resolve()) });
-      this.wake?.();
+      this.pause.wake();
     });
   }
 
@@ -67,20 +68,10 @@ export class EventIndexer {
         this.lastError = (error as Error).message;
         this.logger.error({ err: error }, "indexing failed; will retry");
       }
-      if (this.running) await this.sleep(this.lastError ? this.idleMs * 5 : this.idleMs);
+      if (this.running) await this.pause.sleep(this.lastError ? this.idleMs * 5 : this.idleMs);
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
 
   private async indexChunk(): Promise<void> {
     const from = this.indexed;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError, validationFailed } from "../errors";
 import { canReadEnvelope } from "../auth/access";
 import type { Principal } from "../auth/key-store";
 import { DIVISION_PATTERN, ORG_PATTERN, divisionOfOrg } from "../domain/divisions";
@@ -45,11 +45,7 @@ export const SCAN_BUDGET = 200_000;
 export function parseEventQuery(raw: unknown): EventQuery {
   const parsed = eventQuerySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new AppError({
-      code: "VALIDATION_FAILED",
-      message: "invalid query",
-      details: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
-    });
+    throw validationFailed("invalid query", parsed.error.issues);
   }
   return parsed.data;
 }

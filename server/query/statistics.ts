@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError, validationFailed } from "../errors";
 import type { Principal } from "../auth/key-store";
 import { divisionOfOrg, isOrgWithin, levelOf, LEVELS, type Level } from "../domain/divisions";
 import type { EventIndex } from "./event-index";
@@ -30,7 +30,7 @@ export interface Statistics {
 export async function computeStatistics(index: EventIndex, principal: Principal, raw: unknown, today = new Date()): Promise<Statistics> {
   const parsed = statisticsQuerySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new AppError({ code: "VALIDATION_FAILED", message: "invalid query", details: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
+    throw validationFailed("invalid query", parsed.error.issues);
   }
   if (principal.role === "auditor" && principal.datasets) {
     // The counters are per organisation, not per dataset: they would show other datasets' activity.

@@ -218,7 +218,7 @@ describe("gateway: ingest, receipts and their verification", function () {
     // The envelope served by GET /v1/events is the same leaf.
     const read = await g.api("GET", "/v1/events/3", { key: g.keys.submitter.key });
     expect(read.status).to.equal(200);
-    expect(read.body).to.deep.equal({ index: 3, envelope: receipt.entry.envelope });
+    expect(read.body).to.deep.equal({ index: 3, envelope: receipt.entry.envelope, flags: [] });
     expect(independentLeafHash(read.body.envelope)).to.equal(receipt.entry.leafHash);
   });
 
