@@ -1,0 +1,279 @@
+/**
+ * `ledger audit`: the full audit, against a running gateway (--url, as a job
+ * polled until done) or a stopped gateway's data directory (--data-dir, run
+ * here, with --rpc to compare the checkpoints with the chain).
+ *
+ * Exit codes as for the rest of the CLI: 0 the ledger is intact, 1 a divergence
+ * (printed precisely) or a refused request, 2 a usage or I/O problem.
+ */
+import type { Command } from "commander";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { JsonRpcProvider } from "ethers";
+import { connectProvider } from "../server/chain/provider";
+import { openDatabase, type Database } from "../server/store/database";
+import { AuditError, runAudit } from "../server/audit/audit";
+import type { AuditJob } from "../server/audit/audit-jobs";
+import type { AuditProgress, AuditReport, Divergence } from "../server/audit/report";
+import { contractAuditChain, levelAuditSources, type AuditChain } from "../server/audit/sources";
+
+export interface AuditCommandOptions {
+  url?: string;
+  key?: string;
+  dataDir: string;
+  rpc?: string;
+  contract?: string;
+  json?: boolean;
+}
+
+/** Where the command writes; the process's streams by default, captured in tests. */
+export interface AuditCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal: a single updating progress line, else plain periodic lines. */
+  stderrIsTTY: boolean;
+}
+
+export interface RegisterAuditCommandOptions {
+  io?: AuditCommandIo;
+  /** Receives the exit code; default sets process.exitCode. */
+  exit?: (code: ExitCode) => void;
+  /** How often a gateway job is polled (default 500 ms). */
+  pollMs?: number;
+}
+
+export type ExitCode = 0 | 1 | 2;
+
+class CommandFailure extends Error {
+  constructor(message: string, readonly exitCode: 1 | 2) {
+    super(message);
+  }
+}
+
+const PROCESS_IO: AuditCommandIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  get stderrIsTTY() {
+    return Boolean(process.stderr.isTTY);
+  },
+};
+
+export function registerAuditCommand(program: Command, options: RegisterAuditCommandOptions = {}): Command {
+  const io = options.io ?? PROCESS_IO;
+  const exit = options.exit ?? ((code: ExitCode) => void (process.exitCode = code));
+  return program
+    .command("audit")
+    .description("recompute the tree from every stored record, check every checkpoint (and the chain), report the first divergence")
+    .option("--url <url>", "a running gateway (env LEDGER_URL): run the audit there as a job", process.env.LEDGER_URL)
+    .option("--key <key>", "API key for --url: admin, auditor or regulator (env LEDGER_API_KEY)", process.env.LEDGER_API_KEY)
+    .option("--data-dir <dir>", "data directory of a stopped gateway (env DATA_DIR)", process.env.DATA_DIR ?? "./data")
+    .option("--rpc <url>", "with --data-dir: JSON-RPC endpoint to compare checkpoints with the chain (env LEDGER_RPC_URL)", process.env.LEDGER_RPC_URL)
+    .option("--contract <address>", "with --rpc: the ProvenanceLedger contract (default: DATA_DIR/chain/deployment.json)")
+    .option("--json", "print the report as JSON")
+    .action(async (commandOptions: AuditCommandOptions) => {
+      exit(await runAuditCommand(commandOptions, io, options.pollMs));
+    });
+}
+
+/** Runs `ledger audit` with parsed options; returns the exit code and never throws. */
+export async function runAuditCommand(options: AuditCommandOptions, io: AuditCommandIo = PROCESS_IO, pollMs = 500): Promise<ExitCode> {
+  const progress = new ProgressLine(io);
+  try {
+    const report = options.url ? await auditThroughGateway(options, io, progress, pollMs) : await auditDataDir(options, progress);
+    progress.end();
+    printReport(report, options, io);
+    return report.ok ? 0 : 1;
+  } catch (error) {
+    progress.end();
+    if (error instanceof CommandFailure) {
+      io.stderr(`ledger: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof AuditError) {
+      io.stderr(`ledger: the audit could not finish: ${error.message}\n`);
+      return 2;
+    }
+    io.stderr(`ledger: unexpected error: ${(error as Error)?.message ?? String(error)}\n`);
+    return 2;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A stopped gateway's data directory
+// ---------------------------------------------------------------------------
+
+interface Deployment {
+  chainId?: number;
+  contract?: string;
+  logId?: string;
+}
+
+async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine): Promise<AuditReport> {
+  const dataDir = path.resolve(options.dataDir);
+  const dbDir = path.join(dataDir, "db");
+  if (!existsSync(dbDir)) throw new CommandFailure(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
+  if (options.contract && !options.rpc) throw new CommandFailure("--contract needs --rpc <url>", 2);
+  return withDatabase(dbDir, async (db) => {
+    const sources = await levelAuditSources(db);
+    const chain = options.rpc ? await connectChain(options, dataDir, sources.logId) : undefined;
+    try {
+      return await runAudit({ ...sources, logId: sources.logId, chain: chain?.reader, onProgress: (p) => progress.update(p) });
+    } finally {
+      chain?.provider.destroy();
+    }
+  });
+}
+
+/** Opens the database of a stopped gateway (as scripts/cli.ts's withDatabase does). */
+export async function withDatabase<T>(dbDir: string, work: (db: Database) => Promise<T>): Promise<T> {
+  let db: Database;
+  try {
+    db = await openDatabase(dbDir);
+  } catch (error) {
+    throw new CommandFailure(`${(error as Error).message}; to reach a running gateway use --url and --key`, 2);
+  }
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function connectChain(options: AuditCommandOptions, dataDir: string, metaLogId: string | undefined): Promise<{ provider: JsonRpcProvider; reader: AuditChain }> {
+  const deploymentFile = path.join(dataDir, "chain", "deployment.json");
+  let deployment: Deployment = {};
+  if (existsSync(deploymentFile)) {
+    try {
+      deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
+    } catch (error) {
+      throw new CommandFailure(`cannot read ${deploymentFile}: ${(error as Error).message}`, 2);
+    }
+  }
+  const contract = options.contract ?? deployment.contract;
+  if (!contract) throw new CommandFailure(`--rpc needs the contract address: ${deploymentFile} is missing; give --contract <address>`, 2);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new CommandFailure(`--contract must be a 0x-prefixed 20-byte address; got ${JSON.stringify(contract)}`, 2);
+  const logId = metaLogId ?? deployment.logId;
+  if (!logId) throw new CommandFailure(`the data directory names no log id (meta sublevel or ${deploymentFile})`, 2);
+  const provider = connectProvider(options.rpc!, { timeoutMs: 15_000 });
+  try {
+    const chainId = Number((await provider.getNetwork()).chainId);
+    if (deployment.chainId !== undefined && !options.contract && chainId !== deployment.chainId) {
+      throw new CommandFailure(`${options.rpc} serves chain ${chainId}, but the ledger was deployed on chain ${deployment.chainId}`, 2);
+    }
+    if ((await provider.getCode(contract)) === "0x") throw new CommandFailure(`no contract at ${contract} on chain ${chainId} (${options.rpc})`, 2);
+  } catch (error) {
+    provider.destroy();
+    if (error instanceof CommandFailure) throw error;
+    throw new CommandFailure(`cannot reach the chain at ${options.rpc}: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`, 2);
+  }
+  return { provider, reader: contractAuditChain(provider, contract, logId) };
+}
+
+// ---------------------------------------------------------------------------
+// A running gateway
+// ---------------------------------------------------------------------------
+
+async function auditThroughGateway(options: AuditCommandOptions, io: AuditCommandIo, progress: ProgressLine, pollMs: number): Promise<AuditReport> {
+  if (!options.key) throw new CommandFailure("--key <API key> (or LEDGER_API_KEY) is required with --url", 2);
+  if (options.rpc || options.contract) io.stderr("ledger: note: with --url the gateway compares with its own chain; --rpc/--contract are ignored\n");
+  let { job } = (await callApi(options, "POST", "/v1/audit")) as { job: AuditJob };
+  while (job.state === "running") {
+    progress.update({ processed: job.processed, total: job.total, eventsPerSecond: job.eventsPerSecond, elapsedMs: Date.now() - Date.parse(job.startedAt) });
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    ({ job } = (await callApi(options, "GET", `/v1/audit/${encodeURIComponent(job.id)}`)) as { job: AuditJob });
+  }
+  if (job.state === "failed" || !job.report) throw new CommandFailure(`the gateway's audit failed: ${job.error ?? "no report"}`, 2);
+  return job.report;
+}
+
+async function callApi(options: AuditCommandOptions, method: string, route: string): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(route, options.url), {
+      method,
+      headers: { authorization: `Bearer ${options.key}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new CommandFailure(`cannot reach the gateway at ${options.url}: ${(error as Error).message}`, 2);
+  }
+  const answer = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+  if (!response.ok) throw new CommandFailure(`the gateway refused (${response.status} ${answer.error?.code ?? ""}): ${answer.error?.message ?? response.statusText}`, 1);
+  return answer;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+export function printReport(report: AuditReport, options: Pick<AuditCommandOptions, "json" | "url" | "rpc">, io: AuditCommandIo): void {
+  if (options.json) {
+    io.stdout(JSON.stringify(report, null, 2) + "\n");
+    return;
+  }
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const chain = report.chainChecked
+    ? "each compared with the chain"
+    : options.url
+      ? "compared with their local records only (the gateway has no chain reader)"
+      : "compared with their local records only (give --rpc to compare with the chain)";
+  const unfolded = report.unfoldedEvents > 0 ? ` (${report.unfoldedEvents} not yet folded into the tree)` : "";
+  const scope = `${report.eventsChecked} events${unfolded}, ${report.checkpointsChecked} checkpoints ${chain}; ${seconds} s, ${report.eventsPerSecond.toLocaleString("en-US")} events/s`;
+  if (report.ok) {
+    io.stdout(`intact: ${scope}\n  tree of ${report.treeSize} leaves, root ${report.rootHash ?? "(none)"}\n`);
+    return;
+  }
+  const lines = [`DIVERGENCE: ${report.divergenceCount} found; ${scope}`, `first: ${describe(report.firstDivergence!)}`];
+  const rest = report.divergences.slice(1);
+  if (rest.length > 0) lines.push("then:", ...rest.map((d) => `  - ${describe(d)}`));
+  if (report.divergenceCount > report.divergences.length) lines.push(`  … and ${report.divergenceCount - report.divergences.length} more (use --json for the listed ones)`);
+  io.stdout(lines.join("\n") + "\n");
+}
+
+function describe(d: Divergence): string {
+  const where = d.kind === "checkpoint-mismatch" || d.kind === "size-mismatch" ? (d.treeSize !== undefined ? ` at checkpoint ${d.treeSize}` : "") : d.index !== undefined ? ` at leaf ${d.index}` : "";
+  return `[${d.kind}${where}] ${d.message}`;
+}
+
+/** Progress on stderr: one updating line on a terminal, a plain line every few seconds otherwise. */
+export class ProgressLine {
+  private lastWrite = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly io: AuditCommandIo,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  update(p: AuditProgress): void {
+    const at = this.now();
+    const every = this.io.stderrIsTTY ? 100 : 2_000;
+    if (at - this.lastWrite < every) return;
+    this.lastWrite = at;
+    const total = Math.max(p.total, p.processed);
+    const fraction = total > 0 ? p.processed / total : 1;
+    const percent = (fraction * 100).toFixed(1).padStart(5);
+    const eta = p.eventsPerSecond > 0 ? formatSeconds((total - p.processed) / p.eventsPerSecond) : "?";
+    const counts = `${p.processed.toLocaleString("en-US")}/${total.toLocaleString("en-US")} events  ${p.eventsPerSecond.toLocaleString("en-US")} ev/s  ETA ${eta}`;
+    if (this.io.stderrIsTTY) {
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      this.io.stderr(`\r\x1b[2Kaudit [${"#".repeat(filled)}${".".repeat(width - filled)}] ${percent}%  ${counts}`);
+      this.drawn = true;
+    } else {
+      this.io.stderr(`audit: ${percent.trim()}%  ${counts}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.drawn) this.io.stderr("\r\x1b[2K");
+    this.drawn = false;
+  }
+}
+
+function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, "0")}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
+}
