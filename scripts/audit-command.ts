@@ -16,6 +16,7 @@ import { AuditError, runAudit } from "../server/audit/audit";
 import type { AuditJob } from "../server/audit/audit-jobs";
 import type { AuditProgress, AuditReport, Divergence } from "../server/audit/report";
 import { contractAuditChain, levelAuditSources, type AuditChain } from "../server/audit/sources";
+import { callGateway, CliError, withDatabase } from "./cli-support";
 
 export interface AuditCommandOptions {
   url?: string;
@@ -44,11 +45,6 @@ export interface RegisterAuditCommandOptions {
 
 export type ExitCode = 0 | 1 | 2;
 
-class CommandFailure extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2) {
-    super(message);
-  }
-}
 
 const PROCESS_IO: AuditCommandIo = {
   stdout: (text) => process.stdout.write(text),
@@ -85,7 +81,7 @@ export async function runAuditCommand(options: AuditCommandOptions, io: AuditCom
     return report.ok ? 0 : 1;
   } catch (error) {
     progress.end();
-    if (error instanceof CommandFailure) {
+    if (error instanceof CliError) {
       io.stderr(`ledger: ${error.message}\n`);
       return error.exitCode;
     }
@@ -111,8 +107,8 @@ interface Deployment {
 async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine): Promise<AuditReport> {
   const dataDir = path.resolve(options.dataDir);
   const dbDir = path.join(dataDir, "db");
-  if (!existsSync(dbDir)) throw new CommandFailure(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
-  if (options.contract && !options.rpc) throw new CommandFailure("--contract needs --rpc <url>", 2);
+  if (!existsSync(dbDir)) throw new CliError(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
+  if (options.contract && !options.rpc) throw new CliError("--contract needs --rpc <url>", 2);
   return withDatabase(dbDir, async (db) => {
     const sources = await levelAuditSources(db);
     const chain = options.rpc ? await connectChain(options, dataDir, sources.logId) : undefined;
@@ -124,21 +120,6 @@ async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine
   });
 }
 
-/** Opens the database of a stopped gateway (as scripts/cli.ts's withDatabase does). */
-export async function withDatabase<T>(dbDir: string, work: (db: Database) => Promise<T>): Promise<T> {
-  let db: Database;
-  try {
-    db = await openDatabase(dbDir);
-  } catch (error) {
-    throw new CommandFailure(`${(error as Error).message}; to reach a running gateway use --url and --key`, 2);
-  }
-  try {
-    return await work(db);
-  } finally {
-    await db.close();
-  }
-}
-
 async function connectChain(options: AuditCommandOptions, dataDir: string, metaLogId: string | undefined): Promise<{ provider: JsonRpcProvider; reader: AuditChain }> {
   const deploymentFile = path.join(dataDir, "chain", "deployment.json");
   let deployment: Deployment = {};
@@ -146,25 +127,25 @@ async function connectChain(options: AuditCommandOptions, dataDir: string, metaL
     try {
       deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
     } catch (error) {
-      throw new CommandFailure(`cannot read ${deploymentFile}: ${(error as Error).message}`, 2);
+      throw new CliError(`cannot read ${deploymentFile}: ${(error as Error).message}`, 2);
     }
   }
   const contract = options.contract ?? deployment.contract;
-  if (!contract) throw new CommandFailure(`--rpc needs the contract address: ${deploymentFile} is missing; give --contract <address>`, 2);
-  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new CommandFailure(`--contract must be a 0x-prefixed 20-byte address; got ${JSON.stringify(contract)}`, 2);
+  if (!contract) throw new CliError(`--rpc needs the contract address: ${deploymentFile} is missing; give --contract <address>`, 2);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new CliError(`--contract must be a 0x-prefixed 20-byte address; got ${JSON.stringify(contract)}`, 2);
   const logId = metaLogId ?? deployment.logId;
-  if (!logId) throw new CommandFailure(`the data directory names no log id (meta sublevel or ${deploymentFile})`, 2);
+  if (!logId) throw new CliError(`the data directory names no log id (meta sublevel or ${deploymentFile})`, 2);
   const provider = connectProvider(options.rpc!, { timeoutMs: 15_000 });
   try {
     const chainId = Number((await provider.getNetwork()).chainId);
     if (deployment.chainId !== undefined && !options.contract && chainId !== deployment.chainId) {
-      throw new CommandFailure(`${options.rpc} serves chain ${chainId}, but the ledger was deployed on chain ${deployment.chainId}`, 2);
+      throw new CliError(`${options.rpc} serves chain ${chainId}, but the ledger was deployed on chain ${deployment.chainId}`, 2);
     }
-    if ((await provider.getCode(contract)) === "0x") throw new CommandFailure(`no contract at ${contract} on chain ${chainId} (${options.rpc})`, 2);
+    if ((await provider.getCode(contract)) === "0x") throw new CliError(`no contract at ${contract} on chain ${chainId} (${options.rpc})`, 2);
   } catch (error) {
     provider.destroy();
-    if (error instanceof CommandFailure) throw error;
-    throw new CommandFailure(`cannot reach the chain at ${options.rpc}: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`, 2);
+    if (error instanceof CliError) throw error;
+    throw new CliError(`cannot reach the chain at ${options.rpc}: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`, 2);
   }
   return { provider, reader: contractAuditChain(provider, contract, logId) };
 }
@@ -174,32 +155,16 @@ async function connectChain(options: AuditCommandOptions, dataDir: string, metaL
 // ---------------------------------------------------------------------------
 
 async function auditThroughGateway(options: AuditCommandOptions, io: AuditCommandIo, progress: ProgressLine, pollMs: number): Promise<AuditReport> {
-  if (!options.key) throw new CommandFailure("--key <API key> (or LEDGER_API_KEY) is required with --url", 2);
+  if (!options.key) throw new CliError("--key <API key> (or LEDGER_API_KEY) is required with --url", 2);
   if (options.rpc || options.contract) io.stderr("ledger: note: with --url the gateway compares with its own chain; --rpc/--contract are ignored\n");
-  let { job } = (await callApi(options, "POST", "/v1/audit")) as { job: AuditJob };
+  let { job } = (await callGateway(options, "POST", "/v1/audit")) as { job: AuditJob };
   while (job.state === "running") {
     progress.update({ processed: job.processed, total: job.total, eventsPerSecond: job.eventsPerSecond, elapsedMs: Date.now() - Date.parse(job.startedAt) });
     await new Promise((resolve) => setTimeout(resolve, pollMs));
-    ({ job } = (await callApi(options, "GET", `/v1/audit/${encodeURIComponent(job.id)}`)) as { job: AuditJob });
+    ({ job } = (await callGateway(options, "GET", `/v1/audit/${encodeURIComponent(job.id)}`)) as { job: AuditJob });
   }
-  if (job.state === "failed" || !job.report) throw new CommandFailure(`the gateway's audit failed: ${job.error ?? "no report"}`, 2);
+  if (job.state === "failed" || !job.report) throw new CliError(`the gateway's audit failed: ${job.error ?? "no report"}`, 2);
   return job.report;
-}
-
-async function callApi(options: AuditCommandOptions, method: string, route: string): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(route, options.url), {
-      method,
-      headers: { authorization: `Bearer ${options.key}` },
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new CommandFailure(`cannot reach the gateway at ${options.url}: ${(error as Error).message}`, 2);
-  }
-  const answer = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-  if (!response.ok) throw new CommandFailure(`the gateway refused (${response.status} ${answer.error?.code ?? ""}): ${answer.error?.message ?? response.statusText}`, 1);
-  return answer;
 }
 
 // ---------------------------------------------------------------------------

@@ -12,19 +12,15 @@ import { ledgerReader } from "../server/chain/ledger-reader";
 import { verifyReceipt } from "../server/receipts/verify-receipt";
 import { ReceiptError } from "../server/receipts/receipt-error";
 import { ROLES, KeyStore, type Role } from "../server/auth/key-store";
-import { openDatabase, type Database } from "../server/store/database";
+import type { Database } from "../server/store/database";
+import { callGateway, CliError, withDatabase } from "./cli-support";
 import { EventLog } from "../server/log/event-log";
 import { MerkleTreeStore } from "../server/merkle";
 import { CheckpointStore } from "../server/anchor/checkpoint-store";
 import { loadOrCreateLogMeta } from "../server/store/meta";
 import { isAppError } from "../server/errors";
 import { OrgRegistry, parseRegistryFile } from "../server/orgs/org-registry";
-
-class CliError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2) {
-    super(message);
-  }
-}
+import { registerAuditCommand } from "./audit-command";
 
 const program = new Command()
   .name("ledger")
@@ -77,22 +73,22 @@ withTarget(
 ).action(async (options: TargetOptions & { role: Role; name: string; jurisdiction?: string }) => {
   const body = { name: options.name, role: options.role, jurisdiction: options.jurisdiction };
   const created = options.url
-    ? ((await callApi(options, "POST", "/v1/keys", body)) as { key: string; record: { id: string } })
-    : await withDatabase(options, async (db) => (await KeyStore.open(db)).create(body));
+    ? ((await callGateway(options, "POST", "/v1/keys", body)) as { key: string; record: { id: string } })
+    : await withDataDir(options, async (db) => (await KeyStore.open(db)).create(body));
   console.log(`created ${options.role} key ${created.record.id}; store it now, it is not shown again:\n${created.key}`);
 });
 withTarget(keys.command("revoke").description("revoke an API key by its id").argument("<id>", "key id (the part after pl_)")).action(
   async (id: string, options: TargetOptions) => {
     const revoked = options.url
-      ? await callApi(options, "DELETE", `/v1/keys/${encodeURIComponent(id)}`)
-      : await withDatabase(options, async (db) => (await KeyStore.open(db)).revoke(id));
+      ? await callGateway(options, "DELETE", `/v1/keys/${encodeURIComponent(id)}`)
+      : await withDataDir(options, async (db) => (await KeyStore.open(db)).revoke(id));
     console.log(`revoked key ${(revoked as { id: string }).id}`);
   },
 );
 withTarget(keys.command("list").description("list API keys (never their secrets)")).action(async (options: TargetOptions) => {
   const list = options.url
-    ? ((await callApi(options, "GET", "/v1/keys")) as { keys: unknown[] }).keys
-    : await withDatabase(options, async (db) => (await KeyStore.open(db)).list());
+    ? ((await callGateway(options, "GET", "/v1/keys")) as { keys: unknown[] }).keys
+    : await withDataDir(options, async (db) => (await KeyStore.open(db)).list());
   for (const k of list as { id: string; role: string; name: string; jurisdiction?: string; revokedAt?: string }[]) {
     console.log(`${k.id}  ${k.role.padEnd(9)}  ${(k.jurisdiction ?? "-").padEnd(12)}  ${k.revokedAt ? "revoked " + k.revokedAt : "active"}  ${k.name}`);
   }
@@ -114,18 +110,18 @@ withTarget(
     throw new CliError(`${file}: ${error.message}${details}`, 1);
   }
   const loaded = options.url
-    ? ((await callApi(options, "PUT", "/v1/orgs", registry)) as { divisions: number; orgs: number })
-    : await withDatabase(options, (db) => new OrgRegistry(db).upsert(registry));
+    ? ((await callGateway(options, "PUT", "/v1/orgs", registry)) as { divisions: number; orgs: number })
+    : await withDataDir(options, (db) => new OrgRegistry(db).upsert(registry));
   console.log(`imported ${loaded.orgs} organisations and ${loaded.divisions} divisions`);
 });
 
 withTarget(program.command("status").description("log size, tree size, anchored checkpoints and anchoring state")).action(
   async (options: TargetOptions) => {
     if (options.url) {
-      console.log(JSON.stringify(await callApi(options, "GET", "/v1/status"), null, 2));
+      console.log(JSON.stringify(await callGateway(options, "GET", "/v1/status"), null, 2));
       return;
     }
-    const status = await withDatabase(options, async (db) => {
+    const status = await withDataDir(options, async (db) => {
       const meta = await loadOrCreateLogMeta(db);
       const log = await EventLog.open(db, { logId: meta.logId });
       const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
@@ -168,38 +164,11 @@ function report(json: boolean | undefined, result: { valid: false; code: string;
   process.exitCode = 1;
 }
 
-async function withDatabase<T>(options: TargetOptions, work: (db: Database) => Promise<T>): Promise<T> {
-  const dir = path.resolve(options.dataDir, "db");
-  let db: Database;
-  try {
-    db = await openDatabase(dir);
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}; to reach a running gateway use --url and --key`, 2);
-  }
-  try {
-    return await work(db);
-  } finally {
-    await db.close();
-  }
+function withDataDir<T>(options: TargetOptions, work: (db: Database) => Promise<T>): Promise<T> {
+  return withDatabase(path.resolve(options.dataDir, "db"), work);
 }
 
-async function callApi(options: TargetOptions, method: string, route: string, body?: unknown): Promise<unknown> {
-  if (!options.key) throw new CliError("--key <API key> (or LEDGER_API_KEY) is required with --url", 2);
-  let response: Response;
-  try {
-    response = await fetch(new URL(route, options.url), {
-      method,
-      headers: { authorization: `Bearer ${options.key}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new CliError(`cannot reach the gateway at ${options.url}: ${(error as Error).message}`, 2);
-  }
-  const answer = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-  if (!response.ok) throw new CliError(`the gateway refused (${response.status} ${answer.error?.code ?? ""}): ${answer.error?.message ?? response.statusText}`, 1);
-  return answer;
-}
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

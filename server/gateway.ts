@@ -24,6 +24,7 @@ import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
 import { readFileSync } from "node:fs";
 import { startAlerts, type Alerts } from "./alerts";
+import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } from "./audit";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -43,6 +44,7 @@ export interface Gateway {
   indexer: EventIndexer;
   orgs: OrgRegistry;
   alerts: Alerts;
+  audits: AuditJobs;
   keys: KeyStore;
   logger: Logger;
   stop(): Promise<void>;
@@ -81,6 +83,11 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    const audits = await AuditJobs.open({
+      db,
+      run: gatewayAuditRun({ db, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
+    });
+    cleanups.push(() => audits.stop());
 
     const anchorer = new Anchorer({
       db,
@@ -121,7 +128,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
@@ -140,6 +147,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       indexer,
       orgs,
       alerts,
+      audits,
       keys,
       logger,
       stop: () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { eventSchema, EVENT_TYPES } from "../domain/event-schema";
+import { auditOpenApiPaths } from "../audit/openapi";
 
 /** OpenAPI 3.1 description of the gateway API, served at /v1/openapi.json. */
 
@@ -71,6 +72,7 @@ export const openApiDocument = {
     schemas: { Event: eventJsonSchema, Error: error, Checkpoint: checkpoint, Receipt: receipt },
   },
   paths: {
+    ...auditOpenApiPaths,
     "/healthz": { get: { security: [], summary: "Liveness", responses: { "200": { description: "ok" }, "503": { description: "starting" } } } },
     "/v1/events": {
       post: {

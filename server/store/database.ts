@@ -14,7 +14,7 @@ import { mkdirSync } from "node:fs";
  * | idx, stats   | query/event-index.ts         | posting lists and watermark; day|org|type counters  |
  * | alerts       | alerts/keys.ts               | alerts, event → alert index, webhook outbox         |
  * | alert-state  | alerts/keys.ts               | operator-hour and department-day threshold state    |
- * | audit        | audit/                       | the last audit report                               |
+ * | audit        | audit/audit-jobs.ts          | "latest" → the last finished audit job              |
  * | orgs         | orgs/org-registry.ts         | organisations and division names                    |
  * | keys         | auth/key-store.ts            | key id → { hash, role, scope… }                     |
  * | meta         | store/meta.ts                | the log's identity                                  |
