@@ -12,7 +12,7 @@
  * record and, when the caller supplies it, the chain's root. Memory does not
  * grow with the log: frontiers, the checkpoint list, a capped divergence list.
  */
-import { EMPTY_ROOT, hashChildren, hashLeaf, type NodeId } from "../merkle";
+import { EMPTY_ROOT, hashChildren, hashLeaf, rootOfPerfectSubtrees, type NodeId } from "../merkle";
 import { toHex, type Hex } from "../hex";
 import { MAX_LISTED_DIVERGENCES, type Divergence, type LeafRange } from "./report";
 
@@ -165,7 +165,7 @@ export class LedgerAuditor {
   /** The recomputed root of the leaves fed so far; undefined once a record is missing. */
   recomputedRoot(): Uint8Array | undefined {
     if (this.removedFrom !== undefined) return undefined;
-    return this.recomputed.length === 0 ? EMPTY_ROOT : rootOfFrontier(this.recomputed);
+    return this.recomputed.length === 0 ? EMPTY_ROOT : rootOfPerfectSubtrees(this.recomputed);
   }
 
   /**
@@ -468,11 +468,6 @@ export class LedgerAuditor {
  * The root over consecutive perfect subtrees (a frontier), left to right: RFC 9162
  * splits at the largest power of two, so fold from the right. Requires one hash or more.
  */
-export function rootOfFrontier(hashes: readonly Uint8Array[]): Uint8Array {
-  let acc = hashes[hashes.length - 1]!;
-  for (let i = hashes.length - 2; i >= 0; i--) acc = hashChildren(hashes[i]!, acc);
-  return acc;
-}
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -222,3 +222,14 @@ function conflictError(submission: Submission, index: number): AppError {
     details: { requestId: submission.event.requestId, index },
   });
 }
+
+/**
+ * Every stored record as it is on disk — key and bytes, unparsed — for audits,
+ * which must see records the log itself would refuse (not JSON, wrong index).
+ */
+export async function* rawLogRecords(db: Database): AsyncGenerator<{ key: string; value: Uint8Array }> {
+  const records = db.sublevel<string, Uint8Array>("log", { keyEncoding: "utf8", valueEncoding: "view" });
+  for await (const [key, value] of records.iterator({ keyEncoding: "utf8", valueEncoding: "view" })) {
+    yield { key, value };
+  }
+}

@@ -37,6 +37,9 @@ export {
 } from "./compact";
 export {
   MerkleTreeStore,
+  storedTreeReader,
+  type StoredTreeReader,
+  type MerkleStoreScanDb,
   type ByteEncodings,
   type MerkleStoreDb,
   type MerkleTreeStoreOptions,

@@ -134,6 +134,65 @@ async function readNodes(db: MerkleStoreDb, nodes: readonly NodeId[]): Promise<U
 }
 
 // ---------------------------------------------------------------------------
+// Raw read access, for audits
+// ---------------------------------------------------------------------------
+
+/** A database the raw reader can also range-scan. */
+export interface MerkleStoreScanDb extends MerkleStoreDb {
+  iterator(options: ByteEncodings & { gte: Uint8Array; lt: Uint8Array }): {
+    nextv(size: number): Promise<[Uint8Array, Uint8Array][]>;
+    close(): Promise<void>;
+  };
+}
+
+/**
+ * What is stored, read without the store's own checks: an audit must see a
+ * damaged tree (a missing node, a wrong-length value) that `MerkleTreeStore`
+ * would refuse to open. Missing or malformed nodes read as undefined.
+ */
+export interface StoredTreeReader {
+  /** The size record; undefined when absent. Throws CORRUPT_STORE when malformed. */
+  storedSize(): Promise<number | undefined>;
+  nodes(ids: readonly NodeId[]): Promise<(Uint8Array | undefined)[]>;
+  /** Nodes (level, first) … (level, end - 1): one range scan, since a level's keys are contiguous. */
+  nodeRange(level: number, first: number, end: number): Promise<(Uint8Array | undefined)[]>;
+}
+
+export function storedTreeReader(db: MerkleStoreScanDb): StoredTreeReader {
+  const valid = (value: Uint8Array | undefined) => (value !== undefined && value.length === HASH_SIZE ? value : undefined);
+  return {
+    async storedSize() {
+      const value = await db.get(SIZE_KEY, BYTES);
+      return value === undefined ? undefined : decodeSize(value);
+    },
+    async nodes(ids) {
+      if (ids.length === 0) return [];
+      return (await db.getMany(ids.map(nodeKey), BYTES)).map(valid);
+    },
+    async nodeRange(level, first, end) {
+      const values: (Uint8Array | undefined)[] = new Array(Math.max(0, end - first)).fill(undefined);
+      if (end <= first) return values;
+      const iterator = db.iterator({ ...BYTES, gte: nodeKey({ level, index: first }), lt: nodeKey({ level, index: end }) });
+      try {
+        for (let entries = await iterator.nextv(1024); entries.length > 0; entries = await iterator.nextv(1024)) {
+          for (const [key, value] of entries) {
+            if (key.length === 10) values[readUint64(key, 2) - first] = valid(value);
+          }
+        }
+      } finally {
+        await iterator.close();
+      }
+      return values;
+    },
+  };
+}
+
+function readUint64(source: Uint8Array, offset: number): number {
+  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
+  return view.getUint32(offset) * TWO_32 + view.getUint32(offset + 4);
+}
+
+// ---------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------
 
