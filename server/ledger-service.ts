@@ -186,12 +186,14 @@ export class LedgerService {
   /** Checkpoint history with the anchoring lag of each (anchor time minus arrival of its newest event). */
   async anchoringHistory(principal: Principal, limit: number) {
     requireRole(principal, "admin", "auditor", "regulator");
-    const checkpoints = await this.p.anchorer.checkpoints.list({ limit });
+    // One more than asked for: the oldest listed checkpoint's events are counted from the one before it.
+    const listed = await this.p.anchorer.checkpoints.list({ limit: limit + 1 });
+    const checkpoints = listed.slice(0, limit);
     const history = await Promise.all(
       checkpoints.map(async (c, i) => {
         const newest = await this.p.log.get(c.treeSize - 1);
         const lagMs = newest ? Date.parse(c.anchoredAt) - Date.parse(newest.envelope.receivedAt) : null;
-        return { ...c, events: c.treeSize - (checkpoints[i + 1]?.treeSize ?? 0), lagMs };
+        return { ...c, events: c.treeSize - (listed[i + 1]?.treeSize ?? 0), lagMs };
       }),
     );
     const status = this.p.anchorer.status();
