@@ -106,6 +106,9 @@ export class OrgRegistry {
 
   /** Divisions and organisations inside `within` (all when absent), for trees and pickers. */
   async list(within?: string): Promise<{ divisions: Division[]; orgs: Organisation[] }> {
+    if (within !== undefined && !DIVISION_PATTERN.test(within)) {
+      throw validationFailed("invalid query", [{ path: ["division"], message: "a 12-digit division code (optionally -G<grid>)" }]);
+    }
     const divisions: Division[] = [];
     const orgs: Organisation[] = [];
     for await (const value of this.store.values({ gte: "d|", lt: "d|~" })) {
