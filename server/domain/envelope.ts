@@ -14,9 +14,22 @@ export interface Envelope {
 
 /** RFC 8785 canonical JSON, UTF-8: the exact leaf bytes. */
 export function canonicalBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalJson(value), "utf8");
+}
+
+/**
+ * The same bytes as `canonicalBytes`, as a plain Uint8Array (TextEncoder, no
+ * Buffer): what receipt verification uses, so the browser console runs it too.
+ */
+export function canonicalUtf8(value: unknown): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(value));
+}
+
+/** RFC 8785 canonical JSON text of a value. */
+export function canonicalJson(value: unknown): string {
   const json = canonicalize(value);
   if (json === undefined) throw new TypeError("value has no canonical JSON form");
-  return Buffer.from(json, "utf8");
+  return json;
 }
 
 export function envelopeBytes(envelope: Envelope): Buffer {

@@ -1,4 +1,4 @@
-import { canonicalBytes } from "../domain/envelope";
+import { canonicalUtf8 } from "../domain/envelope";
 import { hashLeaf, rootFromInclusionProof } from "../merkle";
 import { fromHex32, toHex, type Hex } from "../hex";
 import { ReceiptError } from "./receipt-error";
@@ -35,9 +35,9 @@ export function verifyReceiptProof(input: unknown): ProofCheck {
       `the envelope says log ${String(entry.envelope.log)} index ${String(entry.envelope.index)}, the receipt log ${log.id} index ${entry.index}`,
     );
   }
-  let leafBytes: Buffer;
+  let leafBytes: Uint8Array;
   try {
-    leafBytes = canonicalBytes(entry.envelope);
+    leafBytes = canonicalUtf8(entry.envelope);
   } catch (error) {
     throw new ReceiptError("RECEIPT_MALFORMED", "the envelope cannot be canonicalised (RFC 8785)", { cause: error });
   }
