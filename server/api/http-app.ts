@@ -14,6 +14,7 @@ import { openApiDocument } from "./openapi";
 import { rateLimitPerKey } from "./rate-limit";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
+import { createConsoleRouter } from "../console";
 
 /**
  * The HTTP API: thin routes that parse, call the ledger service, answer. All
@@ -46,6 +47,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
+  app.use("/console", createConsoleRouter());
 
   const v1 = express.Router();
   v1.use(authenticate(keys));
