@@ -117,6 +117,7 @@ describe("console: the web console in a real browser", function () {
   let page: Page;
   let problems: string[];
   let otherCountyKey: string;
+  let otherCountyKeyId: string;
   let auditMounted: boolean;
   const gatewayEnv = () => ({ CHAIN_PORT: "0", POLICY_FILE: path.join(filesDir, "policy.json"), ORGS_FILE: path.join(filesDir, "orgs.json") });
 
@@ -132,6 +133,7 @@ describe("console: the web console in a real browser", function () {
     const other = await test.api("POST", "/v1/keys", { key: test.keys.admin.key, json: { name: "Xihu regulator", role: "regulator", jurisdiction: "330106000000" } });
     expect(other.status, other.text).to.equal(201);
     otherCountyKey = other.body.key;
+    otherCountyKeyId = other.body.record.id;
     await waitForReceipt(test.url, test.keys.auditor.key, SEEDS.length - 1);
     await waitFor("the negative-list alerts", async () => {
       const alerts = await test.api("GET", "/v1/alerts?kind=negative-list", { key: test.keys.admin.key });
@@ -406,6 +408,14 @@ describe("console: the web console in a real browser", function () {
     expect(await text("#alert-summary")).to.equal("No alerts match.");
     await go("#/overview");
     expect(await text("[data-section=chart] figcaption")).to.match(/— 0 in total$/);
+
+    // A key revoked while signed in: the next call signs out, saying why.
+    const revoked = await test.api("DELETE", `/v1/keys/${otherCountyKeyId}`, { key: test.keys.admin.key });
+    expect(revoked.status, revoked.text).to.equal(200);
+    await page.evaluate(() => (location.hash = "#/events"));
+    await page.waitForSelector("#sign-in-error .notice-error", WAIT);
+    expect(await text("#sign-in-error")).to.match(/no longer accepts this key/);
+    expect(await page.evaluate(() => sessionStorage.length)).to.equal(0);
   });
 
   it("after a stored event is altered behind the gateway's back, the audit page shows the first divergence", async function () {
