@@ -3,7 +3,8 @@ import { canReadEnvelope, canSubmitFor, requireRole } from "./auth/access";
 import type { Principal } from "./auth/key-store";
 import { pseudonymise } from "./domain/envelope";
 import { eventSchema, type ProvenanceEvent } from "./domain/event-schema";
-import { AppError } from "./errors";
+import { z } from "zod";
+import { AppError, validationFailed } from "./errors";
 import { toHex } from "./hex";
 import type { AppendedEvent, EventLog, StoredRecord } from "./log/event-log";
 import { hashLeaf, type MerkleTreeStore } from "./merkle";
@@ -153,7 +154,7 @@ export class LedgerService {
   }
 
   verify(principal: Principal, receipt: unknown): Promise<VerifiedReceipt> {
-    requireRole(principal, "admin", "auditor", "regulator", "submitter");
+    requireRole(principal, "admin", "auditor", "regulator", "submitter", "citizen-portal");
     return verifyReceipt(receipt, this.p.reader);
   }
 
@@ -192,7 +193,8 @@ export class LedgerService {
     const history = await Promise.all(
       checkpoints.map(async (c, i) => {
         const newest = await this.p.log.get(c.treeSize - 1);
-        const lagMs = newest ? Date.parse(c.anchoredAt) - Date.parse(newest.envelope.receivedAt) : null;
+        // Block times have whole seconds: a lag under a second can come out slightly negative; call it 0.
+        const lagMs = newest ? Math.max(0, Date.parse(c.anchoredAt) - Date.parse(newest.envelope.receivedAt)) : null;
         return { ...c, events: c.treeSize - (listed[i + 1]?.treeSize ?? 0), lagMs };
       }),
     );
@@ -211,13 +213,14 @@ export class LedgerService {
    * person's data, with a receipt each. The subject id is only hashed (HMAC),
    * never stored or logged.
    */
-  async subjectAccesses(principal: Principal, subject: unknown, cursor?: unknown): Promise<{ accesses: SubjectAccess[]; next: string | null }> {
+  async subjectAccesses(principal: Principal, request: unknown): Promise<{ accesses: SubjectAccess[]; next: string | null }> {
     requireRole(principal, "citizen-portal", "admin");
-    if (typeof subject !== "string" || subject.length === 0 || subject.length > 256) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: "subject must be the data subject's id (1 to 256 characters)" });
-    }
+    const parsed = subjectRequestSchema.safeParse(request);
+    if (!parsed.success) throw validationFailed("give { subject, cursor? }: the data subject's id (1 to 256 characters)", parsed.error.issues);
+    const { subject, cursor } = parsed.data;
     const page = await queryEvents(
       { index: this.p.index, log: this.p.log, indexedSize: this.p.indexer.size, subjectSecret: this.p.subjectSecret },
+      // The portal may see every event about the subject it names, whoever acted.
       { ...principal, role: "admin" },
       parseEventQuery({ subject, limit: "100", ...(cursor === undefined ? {} : { cursor }) }),
     );
@@ -248,6 +251,11 @@ export class LedgerService {
     return { log: this.p.chain, anchoring: this.p.anchorer.status(), indexedEvents: this.p.indexer.size, indexing: this.p.indexer.lastError ?? "ok" };
   }
 }
+
+const subjectRequestSchema = z.strictObject({
+  subject: z.string().min(1).max(256),
+  cursor: z.string().regex(/^\d{1,16}$/).optional(),
+});
 
 function joinPath(prefix: string, path: PropertyKey[]): string {
   return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), prefix);

@@ -128,11 +128,10 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
 
   // The subject id is taken from the query or the body; neither is ever logged.
   v1.get("/subjects/accesses", async (req, res) => {
-    res.json(await ledger.subjectAccesses(principalOf(req), req.query.subject, req.query.cursor));
+    res.json(await ledger.subjectAccesses(principalOf(req), req.query));
   });
   v1.post("/subjects/accesses", async (req, res) => {
-    const body = (isObject(req.body) ? req.body : {}) as { subject?: unknown; cursor?: unknown };
-    res.json(await ledger.subjectAccesses(principalOf(req), body.subject, body.cursor));
+    res.json(await ledger.subjectAccesses(principalOf(req), req.body));
   });
 
   v1.get("/orgs", async (req, res) => {

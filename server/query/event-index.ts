@@ -145,13 +145,20 @@ interface EntryIterator {
   close(): Promise<void>;
 }
 
-export class PostingCursor {
+/** A posting list (or a union of some), read newest first, able to jump down to an index. */
+export interface IndexCursor {
+  /** Moves to the newest posting at or below `index`. */
+  seek(index: number): void;
+  next(): Promise<{ index: number; time: number } | undefined>;
+  close(): Promise<void>;
+}
+
+export class PostingCursor implements IndexCursor {
   constructor(
     private readonly iterator: EntryIterator,
     private readonly prefix: string,
   ) {}
 
-  /** Moves to the newest posting at or below `index`. */
   seek(index: number): void {
     this.iterator.seek(this.prefix + indexKey(index));
   }
@@ -165,5 +172,37 @@ export class PostingCursor {
 
   close(): Promise<void> {
     return this.iterator.close();
+  }
+}
+
+/**
+ * Postings that are in any of several lists (an auditor bound to several
+ * datasets or organisations), newest first, each index once.
+ */
+export class UnionCursor implements IndexCursor {
+  private heads: ({ index: number; time: number } | undefined | null)[];
+
+  constructor(private readonly lists: IndexCursor[]) {
+    this.heads = lists.map(() => null);
+  }
+
+  seek(index: number): void {
+    this.lists.forEach((list, i) => {
+      list.seek(index);
+      this.heads[i] = null;
+    });
+  }
+
+  async next(): Promise<{ index: number; time: number } | undefined> {
+    await Promise.all(this.lists.map(async (list, i) => this.heads[i] === null && (this.heads[i] = await list.next())));
+    let newest: { index: number; time: number } | undefined;
+    for (const head of this.heads) if (head && (!newest || head.index > newest.index)) newest = head;
+    if (!newest) return undefined;
+    this.heads = this.heads.map((head) => (head && head.index === newest!.index ? null : head));
+    return newest;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lists.map((list) => list.close()));
   }
 }

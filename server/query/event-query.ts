@@ -6,7 +6,7 @@ import { DIVISION_PATTERN, ORG_PATTERN, divisionOfOrg } from "../domain/division
 import { EVENT_TYPES } from "../domain/event-schema";
 import { subjectRef } from "../domain/envelope";
 import type { EventLog, StoredRecord } from "../log/event-log";
-import { subtreePrefix, type EventIndex, type Posting, type PostingCursor } from "./event-index";
+import { subtreePrefix, UnionCursor, type EventIndex, type IndexCursor, type Posting } from "./event-index";
 
 /**
  * Event queries: filters → posting lists → a merge join newest first → the
@@ -43,7 +43,9 @@ export const MAX_LIMIT = 500;
 export const SCAN_BUDGET = 200_000;
 
 export function parseEventQuery(raw: unknown): EventQuery {
-  const parsed = eventQuerySchema.safeParse(raw);
+  const parsed = eventQuerySchema
+    .refine((q) => q.subtree === undefined || q.org !== undefined, { path: ["subtree"], message: "subtree goes with org" })
+    .safeParse(raw);
   if (!parsed.success) {
     throw validationFailed("invalid query", parsed.error.issues);
   }
@@ -58,25 +60,31 @@ export interface EventQueryContext {
   subjectSecret: Uint8Array;
 }
 
-export function postingsFor(query: EventQuery, principal: Principal, subjectSecret: Uint8Array): Posting[] {
-  const postings: Posting[] = [];
-  if (query.org) {
-    postings.push(query.subtree === "true" ? { dimension: "j", value: subtreePrefix(divisionOfOrg(query.org)) } : { dimension: "o", value: query.org });
-  }
-  if (query.division) postings.push({ dimension: "j", value: subtreePrefix(query.division) });
-  if (query.dataset) postings.push({ dimension: "d", value: query.dataset });
-  if (query.type) postings.push({ dimension: "t", value: query.type });
-  if (query.recipient) postings.push({ dimension: "r", value: query.recipient });
-  if (query.subject) postings.push({ dimension: "s", value: subjectRef(subjectSecret, query.subject) });
-  if (principal.role === "regulator") postings.push({ dimension: "j", value: subtreePrefix(principal.jurisdiction!) });
-  if (principal.role === "submitter") postings.push({ dimension: "u", value: principal.id });
-  if (principal.role === "auditor" && principal.datasets?.length === 1) postings.push({ dimension: "d", value: principal.datasets[0]! });
-  if (postings.length === 0) postings.push({ dimension: "x", value: "" });
+/**
+ * The posting lists a query needs, as clauses that must all hold; a clause of
+ * several postings holds when any of them does.
+ */
+export function postingsFor(query: EventQuery, principal: Principal, subjectSecret: Uint8Array): Posting[][] {
+  const clauses: Posting[][] = [];
+  const all = (p: Posting) => clauses.push([p]);
+  if (query.org) all(query.subtree === "true" ? { dimension: "j", value: subtreePrefix(divisionOfOrg(query.org)) } : { dimension: "o", value: query.org });
+  if (query.division) all({ dimension: "j", value: subtreePrefix(query.division) });
+  if (query.dataset) all({ dimension: "d", value: query.dataset });
+  if (query.type) all({ dimension: "t", value: query.type });
+  if (query.recipient) all({ dimension: "r", value: query.recipient });
+  if (query.subject) all({ dimension: "s", value: subjectRef(subjectSecret, query.subject) });
+  // The caller's scope is a clause too, so it narrows the join instead of filtering after it.
+  if (principal.role === "regulator") all({ dimension: "j", value: subtreePrefix(principal.jurisdiction!) });
+  if (principal.role === "submitter") all({ dimension: "u", value: principal.id });
+  if (principal.role === "auditor" && principal.datasets) clauses.push(principal.datasets.map((value) => ({ dimension: "d", value })));
+  if (principal.role === "auditor" && principal.orgs) clauses.push(principal.orgs.map((value) => ({ dimension: "o", value })));
+  if (clauses.length === 0) all({ dimension: "x", value: "" });
   // The leading list is walked, the others are sought: lead with the likely shortest.
-  return postings.sort((a, b) => SELECTIVITY.indexOf(a.dimension) - SELECTIVITY.indexOf(b.dimension));
+  return clauses.sort((a, b) => rank(a) - rank(b));
 }
 
 const SELECTIVITY: Posting["dimension"][] = ["s", "r", "o", "u", "d", "j", "t", "x"];
+const rank = (clause: Posting[]) => SELECTIVITY.indexOf(clause[0]!.dimension) + (clause.length > 1 ? 0.5 : 0);
 
 export async function queryEvents(ctx: EventQueryContext, principal: Principal, query: EventQuery): Promise<EventPage> {
   const limit = query.limit === undefined ? 50 : Number(query.limit);
@@ -86,7 +94,9 @@ export async function queryEvents(ctx: EventQueryContext, principal: Principal, 
   if (fromMs > toMs) throw new AppError({ code: "VALIDATION_FAILED", message: "from is after to" });
   const before = Math.min(query.cursor === undefined ? Infinity : Number(query.cursor), ctx.indexedSize);
 
-  const cursors = postingsFor(query, principal, ctx.subjectSecret).map((p) => ctx.index.openList(p, before));
+  const cursors = postingsFor(query, principal, ctx.subjectSecret).map((clause) =>
+    clause.length === 1 ? ctx.index.openList(clause[0]!, before) : new UnionCursor(clause.map((p) => ctx.index.openList(p, before))),
+  );
   const events: StoredRecord[] = [];
   let scanned = 0;
   let lastExamined = before;
@@ -114,7 +124,7 @@ export async function queryEvents(ctx: EventQueryContext, principal: Principal, 
  * candidate; a candidate every list holds is yielded. With one list it is a
  * plain walk. Yields the first list's posting value (the event time).
  */
-export async function* intersect(cursors: PostingCursor[]): AsyncGenerator<{ index: number; time: number }> {
+export async function* intersect(cursors: IndexCursor[]): AsyncGenerator<{ index: number; time: number }> {
   const [lead, ...others] = cursors;
   if (!lead) return;
   let head = await lead.next();
