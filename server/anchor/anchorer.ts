@@ -280,17 +280,21 @@ export class Anchorer extends EventEmitter {
 
   private async advanceInflight(inflight: InflightAnchor): Promise<void> {
     const { provider, wallet } = this.p;
-    const receipt = await provider.getTransactionReceipt(inflight.txHash);
+    let receipt = await provider.getTransactionReceipt(inflight.txHash);
     if (!receipt) {
       const accountNonce = await this.accountNonce("latest");
-      if (accountNonce > inflight.nonce) {
+      if (accountNonce <= inflight.nonce) {
+        // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
+        await this.broadcast(inflight);
+        return;
+      }
+      // The nonce is used: by this very transaction, mined since its receipt was read, or by another one.
+      receipt = await provider.getTransactionReceipt(inflight.txHash);
+      if (!receipt) {
         // Our nonce was used by another transaction: this one can never be mined.
         await this.dropInflight(`anchor transaction ${inflight.txHash} was replaced (nonce ${inflight.nonce} used by another transaction)`);
         return;
       }
-      // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
-      await this.broadcast(inflight);
-      return;
     }
     if (receipt.status !== 1) {
       await this.dropInflight(`anchor transaction ${inflight.txHash} reverted in block ${receipt.blockNumber}`);
