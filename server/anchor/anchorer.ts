@@ -283,7 +283,16 @@ export class Anchorer extends EventEmitter {
     let receipt = await provider.getTransactionReceipt(inflight.txHash);
     if (!receipt) {
       const accountNonce = await this.accountNonce("latest");
-      if (accountNonce <= inflight.nonce) {
+      if (accountNonce < inflight.nonce) {
+        // Transactions of ours before this one vanished (a reorganisation deeper than the confirmations,
+        // or a chain that lost blocks): signed after them, this one can never be mined. The next pass
+        // forgets the checkpoints that vanished and anchors again from what the chain holds.
+        await this.dropInflight(
+          `anchor transaction ${inflight.txHash} (nonce ${inflight.nonce}) can no longer be mined: the chain holds the anchorer's transactions only up to nonce ${accountNonce - 1}`,
+        );
+        return;
+      }
+      if (accountNonce === inflight.nonce) {
         // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
         await this.broadcast(inflight);
         return;
