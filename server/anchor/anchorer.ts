@@ -285,8 +285,13 @@ export class Anchorer extends EventEmitter {
       const accountNonce = await this.accountNonce("latest");
       if (accountNonce < inflight.nonce) {
         // Transactions of ours before this one vanished (a reorganisation deeper than the confirmations,
-        // or a chain that lost blocks): signed after them, this one can never be mined. The next pass
-        // forgets the checkpoints that vanished and anchors again from what the chain holds.
+        // or a chain that lost blocks). If the pool holds them again (nodes put reorganised transactions
+        // back), this one follows them: wait. Otherwise it can never be mined: the next pass forgets the
+        // checkpoints that vanished and anchors again from what the chain holds.
+        if ((await this.accountNonce("pending")) > inflight.nonce) {
+          this.currentState = "waiting-confirmations";
+          return;
+        }
         await this.dropInflight(
           `anchor transaction ${inflight.txHash} (nonce ${inflight.nonce}) can no longer be mined: the chain holds the anchorer's transactions only up to nonce ${accountNonce - 1}`,
         );
