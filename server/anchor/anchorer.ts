@@ -299,6 +299,13 @@ export class Anchorer extends EventEmitter {
       }
       if (accountNonce === inflight.nonce) {
         // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
+        if (inflight.broadcasts > 0 && !(await provider.send("eth_getTransactionByHash", [inflight.txHash]))) {
+          // Sent before, and now unknown to the node: say so, rather than retry in silence.
+          const message = `anchor transaction ${inflight.txHash} (nonce ${inflight.nonce}) vanished from the node (dropped from its pool, or reorganised away); broadcasting it again`;
+          this.lastError = message;
+          this.p.logger.warn({ err: message }, "anchor transaction vanished; broadcasting it again");
+          this.emit("problem", { state: "dropped", message });
+        }
         await this.broadcast(inflight);
         return;
       }
