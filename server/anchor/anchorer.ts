@@ -8,7 +8,7 @@ import type { Database } from "../store/database";
 import { CheckpointStore, type Checkpoint, type InflightAnchor } from "./checkpoint-store";
 
 export type { Checkpoint } from "./checkpoint-store";
-import { LEDGER_ABI } from "../chain/ledger-abi";
+import { LEDGER_ABI, LEDGER_ERRORS } from "../chain/ledger-abi";
 import { describeChainError, isRevert } from "../chain/chain-errors";
 import { toHex } from "../hex";
 import { WakeableSleep } from "../util/wakeable-sleep";
@@ -67,7 +67,8 @@ export interface AnchorerParameters {
 export class Anchorer extends EventEmitter {
   readonly checkpoints: CheckpointStore;
   private readonly contract: Contract;
-  private readonly iface = new Interface(LEDGER_ABI);
+  /** The calls, and the errors, so that a refusal is reported by name. */
+  private readonly iface = new Interface([...LEDGER_ABI, ...LEDGER_ERRORS]);
   private readonly p: AnchorerParameters;
   private readonly now: () => number;
   private running = false;
@@ -88,7 +89,7 @@ export class Anchorer extends EventEmitter {
     this.p = parameters;
     this.now = parameters.now ?? Date.now;
     this.checkpoints = new CheckpointStore(parameters.db);
-    this.contract = new Contract(parameters.contractAddress, LEDGER_ABI, parameters.provider);
+    this.contract = new Contract(parameters.contractAddress, this.iface, parameters.provider);
   }
 
   async start(): Promise<void> {

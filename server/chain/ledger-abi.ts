@@ -13,5 +13,30 @@ export const LEDGER_ABI = [
   "event CheckpointAnchored(bytes32 indexed logId, uint256 indexed treeSize, bytes32 rootHash, uint256 previousTreeSize)",
 ] as const;
 
+/**
+ * Every custom error ProvenanceLedger can revert with — its own and those of the
+ * OpenZeppelin contracts it builds on — so that a refusal is reported by name
+ * (`EnforcedPause()`) rather than as a bare selector. Kept apart from LEDGER_ABI
+ * (the calls); test/reliability/chain-faults.test.ts checks them against the
+ * compiled contract.
+ */
+export const LEDGER_ERRORS = [
+  "error AccessControlBadConfirmation()",
+  "error AccessControlUnauthorizedAccount(address account, bytes32 neededRole)",
+  "error EnforcedPause()",
+  "error ExpectedPause()",
+  "error ProvenanceLedgerInconsistentCheckpoint(bytes32 logId, uint256 anchoredSize, bytes32 anchoredRoot, uint256 treeSize, bytes32 rootHash)",
+  "error ProvenanceLedgerInvalidAdmin(address admin)",
+  "error ProvenanceLedgerInvalidAnchorer(address anchorer)",
+  "error ProvenanceLedgerInvalidLogId(bytes32 logId)",
+  "error ProvenanceLedgerInvalidRootHash(bytes32 logId, bytes32 rootHash)",
+  "error ProvenanceLedgerLogExists(bytes32 logId)",
+  "error ProvenanceLedgerTreeNotGrowing(bytes32 logId, uint256 anchoredSize, uint256 treeSize)",
+  "error ProvenanceLedgerTreeSizeTooLarge(bytes32 logId, uint256 treeSize)",
+  "error ProvenanceLedgerUnauthorizedAnchorer(bytes32 logId, address account)",
+  "error ProvenanceLedgerUnexpectedProof(bytes32 logId, uint256 proofLength)",
+  "error ProvenanceLedgerUnknownLog(bytes32 logId)",
+] as const;
+
 /** Only the fixed views that DESIGN.md promises outside verifiers. */
 export const VERIFIER_ABI = LEDGER_ABI.filter((f) => /function (latest|rootAt|verifyInclusion)\(/.test(f));
