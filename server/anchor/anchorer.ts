@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { Contract, Interface, keccak256, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
+import { Contract, Interface, keccak256, Transaction, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
 import type { Logger } from "pino";
 import { foldLogIntoTree } from "../tree/tree-folder";
 import type { EventLog } from "../log/event-log";
@@ -319,8 +319,11 @@ export class Anchorer extends EventEmitter {
       }
     }
     if (receipt.status !== 1) {
-      await this.dropInflight(`anchor transaction ${inflight.txHash} reverted in block ${receipt.blockNumber}`);
-      throw Object.assign(new Error(`anchor transaction reverted in block ${receipt.blockNumber}`), { code: "CALL_EXCEPTION" });
+      const reason = await this.revertReason(inflight, receipt.blockNumber);
+      const message = `anchor transaction ${inflight.txHash} was mined in block ${receipt.blockNumber} and reverted${reason ? ` (${reason})` : ""}`;
+      await this.dropInflight(message);
+      // shortMessage: what describeChainError shows in the status and the alert.
+      throw Object.assign(new Error(message), { code: "CALL_EXCEPTION", shortMessage: message });
     }
     const head = await provider.getBlockNumber();
     if (head - receipt.blockNumber + 1 < this.p.confirmations) {
@@ -328,6 +331,17 @@ export class Anchorer extends EventEmitter {
       return;
     }
     await this.confirm(inflight, receipt);
+  }
+
+  /** Why a mined anchor reverted: the same call simulated on the state its block left; undefined when that does not tell. */
+  private async revertReason(inflight: InflightAnchor, blockNumber: number): Promise<string | undefined> {
+    try {
+      const tx = Transaction.from(inflight.rawTx);
+      await this.p.provider.call({ to: tx.to, from: this.p.wallet.address, data: tx.data, blockTag: blockNumber });
+      return undefined;
+    } catch (error) {
+      return isRevert(error) ? describeChainError(error, this.iface).replace(/^reverted: /, "") : undefined;
+    }
   }
 
   private async confirm(inflight: InflightAnchor, receipt: TransactionReceipt): Promise<void> {
