@@ -217,10 +217,13 @@ export class Anchorer extends EventEmitter {
   }
 
   private diverged(message: string): never {
+    // Checked again on every pass while log and chain disagree: report it when it begins, not each time.
+    if (this.currentState !== "diverged") {
+      this.p.logger.error({ err: message }, "local log diverges from the chain; anchoring stopped");
+      this.emit("problem", { state: "diverged", message });
+    }
     this.currentState = "diverged";
     this.lastError = message;
-    this.p.logger.error({ err: message }, "local log diverges from the chain; anchoring stopped");
-    this.emit("problem", { state: "diverged", message });
     throw Object.assign(new Error(message), { diverged: true });
   }
 
