@@ -29,6 +29,7 @@ const envSchema = z
     CHECKPOINT_MAX_AGE_MS: positiveInt.default(5000),
     ANCHOR_POLL_MS: positiveInt.default(500),
     ANCHOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
+    INGEST_MAX_BACKLOG: positiveInt.default(200_000),
     BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
     RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
     RATE_LIMIT_BURST: positiveInt.default(2000),
@@ -65,6 +66,8 @@ export interface Config {
   anchorPollMs: number;
   anchorMaxBackoffMs: number;
   bodyLimitBytes: number;
+  /** Events acknowledged but not yet indexed and folded, beyond which ingest answers 503. */
+  ingestMaxBacklog: number;
   rateLimit: { ratePerSecond: number; burst: number };
   /** Organisation registry (JSON or CSV) loaded at boot, when set. */
   orgsFile?: string;
@@ -111,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anchorPollMs: e.ANCHOR_POLL_MS,
     anchorMaxBackoffMs: e.ANCHOR_MAX_BACKOFF_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    ingestMaxBacklog: e.INGEST_MAX_BACKLOG,
     rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),

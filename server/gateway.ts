@@ -74,7 +74,9 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     const keys = await KeyStore.open(db);
     const keysFile = await createDemoKeysOnFirstStart(keys, config, progress);
     const log = await EventLog.open(db, { logId: meta.logId });
-    const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
+    // The tree is derived from the log and refolded from it after any loss, so its appends need
+    // no fsync of their own; the anchorer's synced write of an anchor intent flushes them first.
+    const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never, { sync: false });
 
     const orgs = new OrgRegistry(db);
     if (config.orgsFile) {
@@ -126,6 +128,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       index,
       indexer,
       orgs,
+      maxBacklog: config.ingestMaxBacklog,
     });
     let accepting = true;
     const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });

@@ -40,6 +40,8 @@ export interface LedgerServiceParameters {
   index: EventIndex;
   indexer: EventIndexer;
   orgs: OrgRegistry;
+  /** Most events that may wait to be indexed and folded before ingest answers 503. */
+  maxBacklog: number;
 }
 
 /** One line of a citizen's access report. */
@@ -76,6 +78,12 @@ export class LedgerService {
    */
   async submit(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
     requireRole(principal, "submitter");
+    // Backpressure: acknowledging faster than the indexer and the tree keep up would grow
+    // the backlog (and memory, and the time to a receipt) without bound.
+    const backlog = this.p.log.size - Math.min(this.p.indexer.size, this.p.tree.size);
+    if (backlog > this.p.maxBacklog) {
+      throw new AppError({ code: "OVERLOADED", message: `${backlog} events are still being indexed and folded into the tree; retry shortly` });
+    }
     const problems: FieldProblem[] = [];
     const valid: ProvenanceEvent[] = [];
     events.forEach((raw, i) => {

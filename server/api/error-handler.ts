@@ -12,6 +12,7 @@ export function errorHandler(logger: Logger) {
     const appError = toAppError(error);
     if (appError.status >= 500) logger.error({ err: error, method: req.method, path: req.path }, "request failed");
     if (res.headersSent) return;
+    if (appError.code === "OVERLOADED") res.setHeader("Retry-After", "1");
     res.status(appError.status).json({
       error: { code: appError.code, message: appError.message, ...(appError.details === undefined ? {} : { details: appError.details }) },
     });

@@ -36,6 +36,17 @@ export function envelopeBytes(envelope: Envelope): Buffer {
   return canonicalBytes(envelope);
 }
 
+/**
+ * The canonical JSON of an envelope, given its event's canonical JSON: the same
+ * text as `canonicalJson(envelope)` (RFC 8785 orders the keys event, index, log,
+ * receivedAt, submitter, v; strings and integers serialise as JSON.stringify
+ * does), without canonicalising the event a second time on the ingest path.
+ */
+export function envelopeJson(eventJson: string, meta: Omit<Envelope, "event" | "v">): string {
+  if (!Number.isSafeInteger(meta.index) || meta.index < 0) throw new TypeError(`envelope index must be a non-negative integer; got ${meta.index}`);
+  return `{"event":${eventJson},"index":${meta.index},"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`;
+}
+
 /** subjectRef = HMAC-SHA256(secret, subject id), lowercase hex with 0x prefix. */
 export function subjectRef(secret: Uint8Array, subjectId: string): string {
   return "0x" + createHmac("sha256", secret).update(subjectId, "utf8").digest("hex");
@@ -49,5 +60,9 @@ export function pseudonymise(event: ProvenanceEvent, secret: Uint8Array): Stored
 
 /** Fingerprint of a stored event, to tell a true retry from a reused requestId. */
 export function eventFingerprint(event: StoredEvent): string {
-  return createHash("sha256").update(canonicalBytes(event)).digest("hex");
+  return fingerprintOfJson(canonicalJson(event));
+}
+
+export function fingerprintOfJson(eventJson: string): string {
+  return createHash("sha256").update(eventJson, "utf8").digest("hex");
 }

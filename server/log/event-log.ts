@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
-import { canonicalBytes, eventFingerprint, type Envelope } from "../domain/envelope";
+import { canonicalJson, envelopeJson, fingerprintOfJson, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
 import { indexKey, parseIndexKey, type Database } from "../store/database";
 
@@ -132,7 +132,8 @@ export class EventLog extends EventEmitter {
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
-        const fp = eventFingerprint(submission.event);
+        const eventJson = canonicalJson(submission.event);
+        const fp = fingerprintOfJson(eventJson);
         const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? storedByKey.get(key);
         if (existing) {
           if (existing.fp !== fp) {
@@ -142,17 +143,10 @@ export class EventLog extends EventEmitter {
           results.push({ index: existing.index, created: false });
           continue;
         }
-        const envelope: Envelope = {
-          v: 1,
-          log: this.logId,
-          index,
-          receivedAt,
-          submitter: submission.submitter,
-          event: submission.event,
-        };
         const entry = { index, fp };
         requestSeen.set(key, entry);
-        requestOps.push({ type: "put", key: indexKey(index), value: canonicalBytes(envelope).toString("utf8") });
+        const leaf = envelopeJson(eventJson, { log: this.logId, index, receivedAt, submitter: submission.submitter });
+        requestOps.push({ type: "put", key: indexKey(index), value: leaf });
         requestIdemOps.push({ type: "put", key, value: JSON.stringify(entry) });
         results.push({ index, created: true });
         index += 1;

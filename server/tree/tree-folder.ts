@@ -9,9 +9,12 @@ const FOLD_CHUNK = 20_000;
  */
 export async function foldLogIntoTree(log: EventLog, tree: MerkleTreeStore): Promise<number> {
   let folded = 0;
-  while (tree.size < log.size) {
+  // Fold up to the size the log had on entry: under sustained ingest the log keeps
+  // growing, and chasing it would never return to let the anchorer anchor.
+  const target = log.size;
+  while (tree.size < target) {
     const from = tree.size;
-    const to = Math.min(log.size, from + FOLD_CHUNK);
+    const to = Math.min(target, from + FOLD_CHUNK);
     const leaves = await log.readLeaves(from, to);
     if (leaves.length !== to - from) {
       throw new Error(`log records ${from}..${to - 1} are incomplete: read ${leaves.length}, want ${to - from}`);
