@@ -82,7 +82,11 @@ export class Anchorer extends EventEmitter {
   private inflight?: InflightAnchor;
   /** Tail of the queue of passes (runOnce); never rejects. */
   private passes: Promise<void> = Promise.resolve();
-  private readonly onAppended = () => this.pause.wake();
+  // Appends wake the loop only once a full batch waits; smaller ones are folded and
+  // anchored on the next poll, which keeps RPC calls off the hot ingest path.
+  private readonly onAppended = () => {
+    if (this.p.log.size - this.p.tree.size >= this.p.maxEvents || this.p.log.size - this.anchoredSize >= this.p.maxEvents) this.pause.wake();
+  };
 
   constructor(parameters: AnchorerParameters) {
     super();

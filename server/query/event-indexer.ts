@@ -5,6 +5,8 @@ import type { BatchOp, IndexObserver } from "./index-observer";
 import { WakeableSleep } from "../util/wakeable-sleep";
 
 const CHUNK = 5_000;
+const GATHER_MS = 25;
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Follows the log and keeps the secondary indexes, the statistics counters and
@@ -61,7 +63,12 @@ export class EventIndexer {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        while (this.running && this.indexed < this.log.size) await this.indexChunk();
+        while (this.running && this.indexed < this.log.size) {
+          // Under a stream of small appends, gather a few before indexing: each batch has a
+          // fixed cost (reads, one LevelDB write), so fewer, larger batches keep up better.
+          if (this.log.size - this.indexed < CHUNK && this.waiters.length === 0) await delay(GATHER_MS);
+          await this.indexChunk();
+        }
         this.lastError = undefined;
       } catch (error) {
         this.lastError = (error as Error).message;
