@@ -12,6 +12,7 @@ import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
 import { rateLimitPerKey } from "./rate-limit";
+import { requireTextJson } from "./json-input";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
 import { createConsoleRouter } from "../console";
@@ -54,6 +55,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   v1.use(rateLimitPerKey(rateLimit));
   v1.use(requireJsonBody);
   v1.use(express.json({ limit: bodyLimitBytes, strict: false, type: () => true }));
+  v1.use(requireTextJson);
 
   v1.post("/events", async (req, res) => {
     const body = req.body as unknown;
