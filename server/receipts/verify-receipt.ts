@@ -37,7 +37,9 @@ export function verifyReceiptProof(input: unknown): ProofCheck {
   }
   let leafBytes: Uint8Array;
   try {
-    leafBytes = canonicalUtf8(entry.envelope);
+    // The envelope exactly as given, not the schema's copy: that copy drops an own `__proto__` key,
+    // so a receipt carrying extra content under it would hash as the genuine one and verify.
+    leafBytes = canonicalUtf8((input as { entry: { envelope: unknown } }).entry.envelope);
   } catch (error) {
     throw new ReceiptError("RECEIPT_MALFORMED", "the envelope cannot be canonicalised (RFC 8785)", { cause: error });
   }
