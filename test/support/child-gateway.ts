@@ -34,6 +34,8 @@ export interface SpawnGatewayOptions {
   env?: Record<string, string>;
   /** Modules preloaded with -r (paths relative to the repository root). */
   preload?: string[];
+  /** Extra options for node itself (e.g. --expose-gc), before the preloads. */
+  nodeArgs?: string[];
   timeoutMs?: number;
   /** Keep at most this many characters of output (the newest); default 8 MB. */
   maxOutput?: number;
@@ -58,7 +60,7 @@ export function spawnGateway(options: SpawnGatewayOptions): Promise<ChildGateway
     if (!(options.env && name in options.env)) delete env[name];
   }
   const preload = (options.preload ?? []).flatMap((file) => ["-r", path.resolve(ROOT, file)]);
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", ...preload, "scripts/start.ts"], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "-r", "ts-node/register/transpile-only", ...preload, "scripts/start.ts"], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
