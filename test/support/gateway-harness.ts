@@ -41,7 +41,8 @@ export function makeTempDir(prefix = "ledger-test-"): string {
 }
 
 export function removeDir(dir: string | undefined): void {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // Retries: a node process that was just stopped may still be finishing a last write there.
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 export interface TestGateway {
