@@ -177,7 +177,7 @@ function expectJsonError(response: ApiResponse, context: string): void {
 }
 
 describe("security: fuzzing every endpoint with bad input", function () {
-  this.timeout(300_000);
+  this.timeout(300_000 * Math.max(1, SCALE));
 
   let g: TestGateway;
   let receipt: any;

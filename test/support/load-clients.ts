@@ -34,10 +34,12 @@ export interface LoadBooks {
   connectionFailures: number;
   /** HTTP answers other than 200/201: each a line (status and body). */
   unexpected: string[];
+  /** Events sent again after going unanswered that turned out to be stored already (written, not answered). */
+  storedUnanswered: number;
 }
 
 export function newBooks(): LoadBooks {
-  return { acknowledged: new Map(), unanswered: new Map(), requests: 0, connectionFailures: 0, unexpected: [] };
+  return { acknowledged: new Map(), unanswered: new Map(), requests: 0, connectionFailures: 0, unexpected: [], storedUnanswered: 0 };
 }
 
 export interface LoadParameters {
@@ -63,6 +65,7 @@ export interface LoadParameters {
  */
 export async function submitAndBook(p: Pick<LoadParameters, "url" | "key" | "submitterId" | "books" | "timeoutMs">, events: TestEvent[]): Promise<boolean> {
   const { books } = p;
+  const retried = events.map((event) => books.unanswered.has(event.requestId));
   for (const event of events) books.unanswered.set(event.requestId, event);
   books.requests += 1;
   let answer;
@@ -79,6 +82,7 @@ export async function submitAndBook(p: Pick<LoadParameters, "url" | "key" | "sub
   const results: { index: number; created: boolean }[] = events.length === 1 ? [answer.body] : answer.body.events;
   events.forEach((event, i) => {
     const index = results[i]!.index;
+    if (retried[i] && !results[i]!.created) books.storedUnanswered += 1;
     const before = books.acknowledged.get(event.requestId);
     if (before && before.index !== index) books.unexpected.push(`${event.requestId} acknowledged at ${before.index}, now at ${index}`);
     books.acknowledged.set(event.requestId, { index, event, submitter: p.submitterId });
