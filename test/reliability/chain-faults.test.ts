@@ -346,6 +346,26 @@ describe("reliability: chain faults", function () {
       expect(check.chainAnchors.at(-1)!.treeSize).to.equal(8);
     });
 
+    it("reports anchors refused because the log's anchorer was changed to another key, and resumes when it is changed back", async () => {
+      const s = await scenario(chain);
+      await s.ingest(2);
+      await s.waitAllAnchored();
+      const other = Wallet.createRandom();
+      await (await chain.ledger.setAnchorer(s.log.logId, other.address)).wait();
+      await s.ingest(2);
+      const refused = await waitFor("state rejected", async () => {
+        const a = await s.anchoring();
+        return a.state === "rejected" ? a : undefined;
+      });
+      expect(refused.lastError).to.match(/ProvenanceLedgerUnauthorizedAnchorer/);
+      const alert = (await s.anchoringAlerts()).find((a) => a.ruleId === "rejected");
+      expect(alert?.severity).to.equal("critical");
+      expect(alert?.message).to.match(/ProvenanceLedgerUnauthorizedAnchorer/);
+      await (await chain.ledger.setAnchorer(s.log.logId, s.log.anchorer)).wait();
+      await s.waitAllAnchored();
+      await s.finish();
+    });
+
     it("recognises its own anchor mined between two of its reads, and does not report it as replaced", async () => {
       const proxy: RpcProxy = await startRpcProxy(chain.rpcUrl);
       try {
