@@ -118,7 +118,8 @@ describe(`reliability: ${CLIENTS} clients ingesting for ${SECONDS} s`, function 
     const maxRss = Math.max(...samples.map((s) => s.rss));
     console.log(
       `      load: ${stored} events from ${CLIENTS} clients in ${elapsed.toFixed(0)} s (${(stored / elapsed).toFixed(0)}/s, ${books.requests} requests); ` +
-        `heap after GC ${(firstQuarter / MB).toFixed(0)} MB → ${(lastQuarter / MB).toFixed(0)} MB, max RSS ${(maxRss / MB).toFixed(0)} MB; audit ${auditSeconds.toFixed(1)} s`,
+        `heap after GC ${(firstQuarter / MB).toFixed(0)} MB → ${(lastQuarter / MB).toFixed(0)} MB, max RSS ${(maxRss / MB).toFixed(0)} MB; ` +
+        `${books.backpressure} answers asked to retry later; audit ${auditSeconds.toFixed(1)} s`,
     );
     expect(lastQuarter, "heap after GC at the end vs after warm-up").to.be.at.most(firstQuarter * 1.25 + 16 * MB);
     expect(maxRss, "resident memory").to.be.at.most(1024 * MB);

@@ -36,10 +36,12 @@ export interface LoadBooks {
   unexpected: string[];
   /** Events sent again after going unanswered that turned out to be stored already (written, not answered). */
   storedUnanswered: number;
+  /** Answers asking to come back later (503 OVERLOADED, 429 RATE_LIMITED, with Retry-After): retried, not errors. */
+  backpressure: number;
 }
 
 export function newBooks(): LoadBooks {
-  return { acknowledged: new Map(), unanswered: new Map(), requests: 0, connectionFailures: 0, unexpected: [], storedUnanswered: 0 };
+  return { acknowledged: new Map(), unanswered: new Map(), requests: 0, connectionFailures: 0, unexpected: [], storedUnanswered: 0, backpressure: 0 };
 }
 
 export interface LoadParameters {
@@ -60,10 +62,22 @@ export interface LoadParameters {
 }
 
 /**
- * Posts `events` in one request and books the outcome. Returns false when the
- * connection failed (no answer).
+ * Posts `events` in one request and books the outcome, retrying (same body) after
+ * the Retry-After of a 503 or 429. Returns false when the connection failed (no answer).
  */
 export async function submitAndBook(p: Pick<LoadParameters, "url" | "key" | "submitterId" | "books" | "timeoutMs">, events: TestEvent[]): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await submitOnce(p, events);
+    if (typeof outcome === "boolean") return outcome;
+    if (attempt >= 600) {
+      p.books.unexpected.push(`still refused after ${attempt} retries: ${outcome.text}`);
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, outcome.retryAfterMs));
+  }
+}
+
+async function submitOnce(p: Pick<LoadParameters, "url" | "key" | "submitterId" | "books" | "timeoutMs">, events: TestEvent[]): Promise<boolean | { retryAfterMs: number; text: string }> {
   const { books } = p;
   const retried = events.map((event) => books.unanswered.has(event.requestId));
   for (const event of events) books.unanswered.set(event.requestId, event);
@@ -74,6 +88,10 @@ export async function submitAndBook(p: Pick<LoadParameters, "url" | "key" | "sub
   } catch {
     books.connectionFailures += 1;
     return false;
+  }
+  if ((answer.status === 503 || answer.status === 429) && answer.headers.get("retry-after")) {
+    books.backpressure += 1;
+    return { retryAfterMs: Number(answer.headers.get("retry-after")) * 1000, text: answer.text.slice(0, 300) };
   }
   if (answer.status !== 200 && answer.status !== 201) {
     books.unexpected.push(`${answer.status} ${answer.text.slice(0, 300)}`);
