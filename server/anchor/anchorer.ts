@@ -80,6 +80,8 @@ export class Anchorer extends EventEmitter {
   private anchoredSize = 0;
   private lastAnchoredAt?: string;
   private inflight?: InflightAnchor;
+  /** The in-flight transaction last reported as vanished from the node, until the node knows it again. */
+  private vanishedReported?: string;
   /** Tail of the queue of passes (runOnce); never rejects. */
   private passes: Promise<void> = Promise.resolve();
   // Appends wake the loop only once a full batch waits; smaller ones are folded and
@@ -307,12 +309,16 @@ export class Anchorer extends EventEmitter {
       }
       if (accountNonce === inflight.nonce) {
         // Not yet mined, dropped from the pool, or undone by a reorganisation: send the same bytes again.
-        if (inflight.broadcasts > 0 && !(await provider.send("eth_getTransactionByHash", [inflight.txHash]))) {
-          // Sent before, and now unknown to the node: say so, rather than retry in silence.
-          const message = `anchor transaction ${inflight.txHash} (nonce ${inflight.nonce}) vanished from the node (dropped from its pool, or reorganised away); broadcasting it again`;
-          this.lastError = message;
-          this.p.logger.warn({ err: message }, "anchor transaction vanished; broadcasting it again");
-          this.emit("problem", { state: "dropped", message });
+        if (inflight.broadcasts > 0) {
+          const known = await provider.send("eth_getTransactionByHash", [inflight.txHash]);
+          if (!known && this.vanishedReported !== inflight.txHash) {
+            // Sent before, and now unknown to the node: say so (once, while it stays unknown), rather than retry in silence.
+            const message = `anchor transaction ${inflight.txHash} (nonce ${inflight.nonce}) vanished from the node (dropped from its pool, or reorganised away); broadcasting it again`;
+            this.lastError = message;
+            this.p.logger.warn({ err: message }, "anchor transaction vanished; broadcasting it again");
+            this.emit("problem", { state: "dropped", message });
+          }
+          this.vanishedReported = known ? undefined : inflight.txHash;
         }
         await this.broadcast(inflight);
         return;
