@@ -50,10 +50,14 @@ interface Scenario {
   finish(options?: { allowRetryAfterRevert?: boolean }): Promise<Awaited<ReturnType<typeof checkLedger>>>;
 }
 
+/** Data directories of scenarios, removed after each test even when it fails (the gateway stopped first). */
+const leftovers: { dataDir: string; stop: () => Promise<void> }[] = [];
+
 async function scenario(chain: TestChain, env: Record<string, string> = {}, rpcUrl = chain.rpcUrl): Promise<Scenario> {
   const log = await chain.registerLog();
   const dataDir = makeTempDir("ledger-chain-faults-");
   const g = await startTestGateway({ dataDir, env: { ...externalChainEnv(rpcUrl, chain.contract, log), ANCHOR_MAX_BACKOFF_MS: "800", ...env } });
+  leftovers.push({ dataDir, stop: () => g.stop() });
   const books = newBooks();
   const admin = g.keys.admin.key;
   const s: Scenario = {
@@ -105,6 +109,13 @@ async function inflightOf(s: Scenario): Promise<{ txHash: string; nonce: number;
 
 describe("reliability: chain faults", function () {
   this.timeout(180_000);
+
+  afterEach(async () => {
+    for (const { dataDir, stop } of leftovers.splice(0)) {
+      await stop().catch(() => undefined);
+      removeDir(dataDir);
+    }
+  });
 
   it("knows every error the compiled contract can revert with, so refusals are reported by name", async () => {
     const compiled = new Interface((await hre.artifacts.readArtifact("ProvenanceLedger")).abi);
