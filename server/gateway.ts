@@ -239,6 +239,13 @@ async function createDemoKeysOnFirstStart(keys: KeyStore, config: Config, progre
 function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    // Malformed or oversize request lines and headers never reach Express: answer them in JSON too.
+    server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+      const body = JSON.stringify({ error: { code: status === 431 ? "HEADERS_TOO_LARGE" : "BAD_REQUEST", message: status === 431 ? "request line or headers too large" : "malformed HTTP request" } });
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
     server.once("listening", () => resolve(server));
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new Error(`port ${port} on ${host} is in use; set PORT to another port`, { cause: error }) : error),

@@ -1,9 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
 /**
  * A 32-byte secret kept in a file readable by its owner only, created on first
- * use. Used for the subject pseudonymisation key.
+ * use. Used for the subject pseudonymisation key. Written to a temporary file,
+ * fsynced and renamed, so a crash during the first start never leaves an empty
+ * or partial secret behind.
  */
 export function loadOrCreateSecret(file: string): Buffer {
   if (existsSync(file)) {
@@ -12,6 +14,14 @@ export function loadOrCreateSecret(file: string): Buffer {
     return secret;
   }
   const secret = randomBytes(32);
-  writeFileSync(file, secret.toString("hex") + "\n", { mode: 0o600, flag: "wx" });
+  const temporary = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temporary, "w", 0o600);
+  try {
+    writeSync(fd, secret.toString("hex") + "\n");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, file);
   return secret;
 }

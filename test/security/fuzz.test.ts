@@ -420,7 +420,7 @@ describe("security: fuzzing every endpoint with bad input", function () {
   });
 
   it("answers a request line or headers over Node's 16 KB limit with 431, and stays up", async () => {
-    // Node's HTTP parser answers these itself, before Express: 431 with an empty body (not JSON), see the report.
+    // Node's HTTP parser refuses these before Express; the gateway's clientError handler answers in JSON.
     for (const [route, headers] of [
       [`/v1/events?org=${"a".repeat(20_000)}`, {}],
       ["/v1/status", { "x-filler": "b".repeat(20_000) }],
@@ -428,6 +428,7 @@ describe("security: fuzzing every endpoint with bad input", function () {
     ] as [string, Record<string, string>][]) {
       const answer = await send("GET", route, { key: keys.admin, headers });
       expect(answer.status, `${route.slice(0, 60)}: ${answer.status}`).to.equal(431);
+      expect(answer.body?.error?.code, JSON.stringify(answer.body)).to.equal("HEADERS_TOO_LARGE");
     }
   });
 
