@@ -6,6 +6,10 @@
  */
 import { canonicalBytes, pseudonymise } from "../server/domain/envelope";
 import type { ProvenanceEvent } from "../server/domain/event-schema";
+import { seededRandom } from "../test/support/seeded-random";
+
+/** Seeded PRNG for the benchmarks' synthetic data (mulberry32). */
+export const prng = seededRandom;
 
 /** The jurisdiction of the gateway's demo submitter key. */
 export const COUNTY = "330102000000";
@@ -19,17 +23,6 @@ const FIELDS = ["name", "id-number", "address", "phone", "household", "income", 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const START_MS = Date.parse("2025-01-01T00:00:00Z");
 
-/** mulberry32: a small, fast, seeded PRNG; returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad3 = (n: number) => String(n).padStart(3, "0");
 

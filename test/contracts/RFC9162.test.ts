@@ -16,6 +16,7 @@ import { ethers } from "hardhat";
 import * as merkle from "../../server/merkle";
 import type { RFC9162Harness } from "../../typechain-types";
 import { SubtreeTable, flipBit, hex, hexProof, largeTree, leafBytes, leaves } from "./support/merkle-fixtures";
+import { seededRandom } from "../support/seeded-random";
 
 interface InclusionCase {
   label: string;
@@ -171,16 +172,10 @@ function expectSameAnswers<C extends { label: string; expected?: boolean }>(
 const describeInclusion = (c: InclusionCase) => `inclusion(index ${c.index}, size ${c.size})`;
 const describeConsistency = (c: ConsistencyCase) => `consistency(${c.oldSize} -> ${c.newSize})`;
 
-/** A deterministic PRNG (mulberry32), so that the large-tree samples reproduce. */
+/** A deterministic integer draw in [0, below), so that the large-tree samples reproduce. */
 function prng(seed: number): (below: number) => number {
-  let state = seed >>> 0;
-  return (below) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * below);
-  };
+  const random = seededRandom(seed);
+  return (below) => Math.floor(random() * below);
 }
 
 describe("RFC9162 (Solidity) against server/merkle (TypeScript)", function () {

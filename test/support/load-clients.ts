@@ -7,20 +7,11 @@
  */
 import { makeEvent, request, type TestEvent } from "./gateway-harness";
 import type { Acknowledged } from "./ledger-inspection";
+import { seededRandom, type Random } from "./seeded-random";
 
-export type Random = () => number;
+export { seededRandom, type Random };
 
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated with its seed. */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 export const between = (random: Random, min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 

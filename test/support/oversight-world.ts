@@ -27,6 +27,10 @@ import {
   type TestEvent,
   type TestGateway,
 } from "./gateway-harness";
+import { seededRandom } from "./seeded-random";
+
+/** Seeded PRNG, so the seeded world is the same every run. */
+export const prng = seededRandom;
 
 // ---------------------------------------------------------------- the registry
 
@@ -156,17 +160,6 @@ export function orgInside(org: string, jurisdiction: string): boolean {
 
 // ------------------------------------------------------------------ the events
 
-/** mulberry32: a tiny deterministic PRNG, so the seeded world is the same every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function pick<T>(rng: () => number, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)]!;
