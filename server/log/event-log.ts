@@ -36,6 +36,18 @@ interface IdempotencyEntry {
   fp: string;
 }
 
+interface PreparedBatch {
+  requests: QueuedAppend[];
+  logOps: { type: "put"; key: string; value: string }[];
+  idemOps: { type: "put"; key: string; value: string }[];
+  /** Answers each request (resolve or reject), once the batch is stored. */
+  outcomes: (() => void)[];
+  /** The new idempotency entries. */
+  entries: Map<string, IdempotencyEntry>;
+  /** The log's size once the batch is stored. */
+  size: number;
+}
+
 interface QueuedAppend {
   submissions: Submission[];
   resolve: (results: AppendedEvent[]) => void;
@@ -58,7 +70,12 @@ export class EventLog extends EventEmitter {
   private readonly sync: boolean;
   private queue: QueuedAppend[] = [];
   private writing = false;
+  /** Records durably stored: the log's size. */
   private nextIndex = 0;
+  /** The next index to hand out; beyond nextIndex while a batch is being written. */
+  private assigned = 0;
+  /** Idempotency entries of the batch being written, until the next batch is written. */
+  private unwritten = new Map<string, IdempotencyEntry>();
 
   private constructor(db: Database, options: EventLogOptions) {
     super();
@@ -74,6 +91,7 @@ export class EventLog extends EventEmitter {
     for await (const key of log.records.keys({ reverse: true, limit: 1 })) {
       log.nextIndex = parseIndexKey(key) + 1;
     }
+    log.assigned = log.nextIndex;
     return log;
   }
 
@@ -97,21 +115,46 @@ export class EventLog extends EventEmitter {
     });
   }
 
+  /**
+   * The group-commit loop. Batches are written one at a time, in order, but the next
+   * batch is prepared (idempotency lookups, canonical JSON, index assignment) while
+   * the previous one is being written and synced, so the fsync is not idle time.
+   */
   private async writeQueued(): Promise<void> {
-    while (this.queue.length > 0) {
+    let previous: Promise<boolean> = Promise.resolve(true);
+    for (;;) {
+      if (this.queue.length === 0) {
+        await previous; // requests arriving meanwhile are taken below
+        if (this.queue.length === 0) break;
+      }
       const requests = this.queue;
       this.queue = [];
+      let batch: PreparedBatch;
       try {
-        await this.writeBatch(requests);
+        batch = await this.prepare(requests);
       } catch (error) {
         for (const request of requests) request.reject(error);
+        continue;
       }
+      if (!(await previous)) {
+        // Its indices follow records that were not stored: nothing of it may be written.
+        this.assigned = this.nextIndex;
+        this.unwritten = new Map();
+        previous = Promise.resolve(true);
+        for (const request of requests) request.reject(new Error("an earlier write to the log failed; nothing from this request was stored"));
+        continue;
+      }
+      previous = this.commit(batch);
     }
+    this.unwritten = new Map();
     this.writing = false;
   }
 
-  private async writeBatch(requests: QueuedAppend[]): Promise<void> {
+  /** Decides each submission's outcome and index, and the operations that store the new ones. */
+  private async prepare(requests: QueuedAppend[]): Promise<PreparedBatch> {
     const keys = requests.flatMap((r) => r.submissions.map((s) => idempotencyKey(s)));
+    // Entries of the batch being written may be invisible to this read: `unwritten` has them.
+    const unwritten = this.unwritten;
     const stored = await this.idempotency.getMany(keys);
     const storedByKey = new Map<string, IdempotencyEntry>();
     keys.forEach((key, i) => stored[i] !== undefined && storedByKey.set(key, JSON.parse(stored[i]!)));
@@ -121,7 +164,7 @@ export class EventLog extends EventEmitter {
     const idemOps: { type: "put"; key: string; value: string }[] = [];
     const outcomes: (() => void)[] = [];
     const seenInBatch = new Map<string, IdempotencyEntry>();
-    let next = this.nextIndex;
+    let next = this.assigned;
 
     for (const request of requests) {
       const results: AppendedEvent[] = [];
@@ -134,7 +177,7 @@ export class EventLog extends EventEmitter {
         const key = idempotencyKey(submission);
         const eventJson = canonicalJson(submission.event);
         const fp = fingerprintOfJson(eventJson);
-        const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? storedByKey.get(key);
+        const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
         if (existing) {
           if (existing.fp !== fp) {
             conflict = conflictError(submission, existing.index);
@@ -162,47 +205,66 @@ export class EventLog extends EventEmitter {
       for (const [key, entry] of requestSeen) seenInBatch.set(key, entry);
       outcomes.push(() => request.resolve(results));
     }
+    this.assigned = next;
+    return { requests, logOps, idemOps, outcomes, entries: seenInBatch, size: next };
+  }
 
-    if (logOps.length > 0) {
-      await this.records.db.batch(
-        [
-          ...logOps.map((op) => ({ ...op, sublevel: this.records })),
-          ...idemOps.map((op) => ({ ...op, sublevel: this.idempotency })),
-        ],
-        { sync: this.sync },
-      );
-      this.nextIndex = next;
+  /** Writes a prepared batch (synced), then answers its requests. Resolves to whether it was stored. */
+  private async commit(batch: PreparedBatch): Promise<boolean> {
+    this.unwritten = batch.entries;
+    if (batch.logOps.length > 0) {
+      try {
+        await this.records.db.batch(
+          [
+            ...batch.logOps.map((op) => ({ ...op, sublevel: this.records })),
+            ...batch.idemOps.map((op) => ({ ...op, sublevel: this.idempotency })),
+          ],
+          { sync: this.sync },
+        );
+      } catch (error) {
+        for (const request of batch.requests) request.reject(error);
+        return false;
+      }
+      this.nextIndex = batch.size;
     }
-    for (const settle of outcomes) settle();
-    if (logOps.length > 0) this.emit("appended", this.nextIndex);
+    for (const settle of batch.outcomes) settle();
+    if (batch.logOps.length > 0) this.emit("appended", this.nextIndex);
+    return true;
   }
 
   async get(index: number): Promise<StoredRecord | undefined> {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.nextIndex) return undefined;
-    const value = await this.records.get(indexKey(index));
+    const value = await this.records.get(indexKey(index), AS_BYTES);
     if (value === undefined) return undefined;
-    return toRecord(index, value);
+    return toRecord(index, value as unknown as Uint8Array);
+  }
+
+  /** Records [from, to) that are stored, in index order (a gap means a missing record). */
+  async read(from: number, to: number): Promise<StoredRecord[]> {
+    // One call for the whole range: iterating entry by entry costs a promise per record.
+    const entries = (await this.records.iterator({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as [string, Uint8Array][];
+    return entries.map(([key, value]) => toRecord(parseIndexKey(key), value));
   }
 
   /** Leaf bytes of records [from, to), in order; for folding into the tree. */
-  async readLeaves(from: number, to: number): Promise<Buffer[]> {
-    const leaves: Buffer[] = [];
-    for await (const value of this.records.values({ gte: indexKey(from), lt: indexKey(to) })) {
-      leaves.push(Buffer.from(value, "utf8"));
-    }
-    return leaves;
+  async readLeaves(from: number, to: number): Promise<Uint8Array[]> {
+    return (await this.records.values({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as Uint8Array[];
   }
 
   /** Every record from `from` on, in index order; for audits and index rebuilds. */
-  async *scan(from = 0): AsyncGenerator<StoredRecord> {
-    for await (const [key, value] of this.records.iterator({ gte: indexKey(from) })) {
-      yield toRecord(parseIndexKey(key), value);
+  async *scan(from = 0, chunk = 5_000): AsyncGenerator<StoredRecord> {
+    for (let start = from; start < this.nextIndex; start += chunk) {
+      for (const record of await this.read(start, Math.min(this.nextIndex, start + chunk))) yield record;
     }
   }
 }
 
-function toRecord(index: number, value: string): StoredRecord {
-  return { index, envelope: JSON.parse(value) as Envelope, bytes: Buffer.from(value, "utf8") };
+/** Per-call encoding: records are read as bytes (the leaf), decoded once for the envelope. */
+const AS_BYTES = { valueEncoding: "view" } as const;
+
+function toRecord(index: number, value: Uint8Array): StoredRecord {
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return { index, envelope: JSON.parse(bytes.toString("utf8")) as Envelope, bytes };
 }
 
 function idempotencyKey(submission: Submission): string {

@@ -1,27 +1,38 @@
 import type { Envelope } from "../domain/envelope";
 import { divisionOfOrg, levelOf, LEVELS, type Level } from "../domain/divisions";
 import { indexKey, parseIndexKey, type Database } from "../store/database";
-import type { BatchOp } from "./index-observer";
+import type { AnySublevel, BatchOp } from "./index-observer";
 
 /**
- * Secondary indexes over the log and the counters behind the statistics, in
- * sublevels `idx` and `stats`. Every posting list is ordered by leaf index, so
- * filters combine by a merge join instead of a scan of the log.
+ * Secondary indexes over the log and the counters behind the statistics. Every
+ * posting list is ordered by leaf index, so filters combine by a merge join
+ * instead of a scan of the log.
  *
- * | key in `idx`                 | meaning                                            |
- * |------------------------------|----------------------------------------------------|
- * | `!watermark`                 | number of log records indexed so far              |
- * | `j|<division prefix>|<idx>`  | actor or recipient lies in that division subtree  |
- * | `o|<org>|<idx>`              | actor or recipient is that organisation           |
- * | `r|<org>|<idx>`              | recipient is that organisation                    |
- * | `d|<dataset>|<idx>`          | dataset                                            |
- * | `t|<type>|<idx>`             | event type                                         |
- * | `s|<subjectRef>|<idx>`       | data subject (pseudonym)                           |
- * | `u|<submitter key id>|<idx>` | submitted with that key                            |
- * | `x||<idx>`                   | every event (for queries without an equality filter) |
+ * Postings are stored in blocks: each indexed batch of records writes, for every
+ * term it contains, one key holding all of that batch's postings of the term. A
+ * batch of 5,000 events thus writes a few thousand keys instead of ~55,000 (most
+ * terms — a province, a type, a dataset — recur across the batch), which is most
+ * of what indexing used to cost in LevelDB writes and compactions.
  *
- * Each posting's value is the event's occurredAt in epoch milliseconds, so a
- * time range filters postings without reading the records.
+ * `plist`: `<dimension>|<value>|<16-hex index of the block's first posting>` →
+ * block. A block is a run of 12-byte entries in ascending index order: u32 LE
+ * offset of the leaf index from the block's first one, f64 LE occurredAt in epoch
+ * milliseconds (so a time range filters postings without reading the records).
+ * Blocks of one term cover disjoint index ranges, in key order.
+ *
+ * | dimension | value                | posting for every event whose …                  |
+ * |-----------|----------------------|--------------------------------------------------|
+ * | `j`       | division prefix      | actor or recipient lies in that division subtree |
+ * | `o`       | org                  | actor or recipient is that organisation          |
+ * | `r`       | org                  | recipient is that organisation                   |
+ * | `d`       | dataset              | dataset                                           |
+ * | `t`       | type                 | event type                                        |
+ * | `s`       | subjectRef           | data subject (pseudonym)                          |
+ * | `u`       | submitter key id     | submitted with that key                           |
+ * | `x`       | (empty)              | every event (for queries without an equality filter) |
+ *
+ * `idx`: `!watermark` → number of log records indexed so far. (Before blocks,
+ * `idx` also held one key per posting; `needsPostingRebuild` finds such a database.)
  *
  * `stats`: `<day>|<actor org>|<type>` → count, day being the date of occurredAt
  * as written by the submitter (its own UTC offset).
@@ -77,32 +88,91 @@ export function dayOf(occurredAt: string): string {
   return occurredAt.slice(0, 10);
 }
 
-export function postingKey(p: Posting, index: number): string {
-  return `${p.dimension}|${p.value}|${indexKey(index)}`;
+function termOf(p: Posting): string {
+  return `${p.dimension}|${p.value}|`;
+}
+
+const ENTRY_BYTES = 12;
+
+/** Encodes ascending (index, time) pairs as one block (see the layout above). */
+export function encodeBlock(indices: readonly number[], times: readonly number[]): Uint8Array {
+  const block = Buffer.allocUnsafe(indices.length * ENTRY_BYTES);
+  const first = indices[0]!;
+  for (let i = 0; i < indices.length; i++) {
+    block.writeUInt32LE(indices[i]! - first, i * ENTRY_BYTES);
+    block.writeDoubleLE(times[i]!, i * ENTRY_BYTES + 4);
+  }
+  return block;
+}
+
+/** Posting operations for consecutive envelopes: one block per term they contain. */
+export function postingBlocks(envelopes: readonly Envelope[]): { key: string; value: Uint8Array }[] {
+  const terms = new Map<string, { indices: number[]; times: number[] }>();
+  for (const envelope of envelopes) {
+    const time = Date.parse(envelope.event.occurredAt);
+    for (const p of postingsOf(envelope)) {
+      const term = termOf(p);
+      let list = terms.get(term);
+      if (!list) terms.set(term, (list = { indices: [], times: [] }));
+      list.indices.push(envelope.index);
+      list.times.push(time);
+    }
+  }
+  return [...terms].map(([term, { indices, times }]) => ({ key: term + indexKey(indices[0]!), value: encodeBlock(indices, times) }));
 }
 
 export class EventIndex {
-  readonly postings;
+  /** The watermark (and, in databases from before posting blocks, old postings). */
+  private readonly idx;
+  private readonly blocks;
   readonly counters;
 
   constructor(db: Database) {
-    this.postings = db.sublevel<string, string>("idx", { valueEncoding: "utf8" });
+    this.idx = db.sublevel<string, string>("idx", { valueEncoding: "utf8" });
+    this.blocks = db.sublevel<string, Uint8Array>("plist", { valueEncoding: "view" });
     this.counters = db.sublevel<string, string>("stats", { valueEncoding: "utf8" });
   }
 
+  /** Writes a batch of operations (this index's and its observers') atomically. */
+  write(ops: BatchOp[]): Promise<void> {
+    return this.idx.db.batch(ops as never);
+  }
+
   async watermark(): Promise<number> {
-    const value = await this.postings.get(WATERMARK);
+    const value = await this.idx.get(WATERMARK);
     return value === undefined ? 0 : Number(value);
   }
 
   watermarkOp(size: number): BatchOp {
-    return { type: "put", sublevel: this.postings, key: WATERMARK, value: String(size) };
+    return { type: "put", sublevel: this.idx, key: WATERMARK, value: String(size) };
   }
 
-  /** Posting operations for one envelope. */
-  postingOps(envelope: Envelope, ops: BatchOp[]): void {
-    const time = String(Date.parse(envelope.event.occurredAt));
-    for (const p of postingsOf(envelope)) ops.push({ type: "put", sublevel: this.postings, key: postingKey(p, envelope.index), value: time });
+  /** Posting operations for consecutive envelopes (one indexed batch). */
+  postingOps(envelopes: readonly Envelope[], ops: BatchOp[]): void {
+    for (const { key, value } of postingBlocks(envelopes)) ops.push({ type: "put", sublevel: this.blocks as AnySublevel, key, value });
+  }
+
+  /**
+   * True for a database indexed before posting blocks existed: records are indexed
+   * but no block is stored. Their postings must be rebuilt from the log (the
+   * watermark, counters and observers' state stay as they are).
+   */
+  async needsPostingRebuild(): Promise<boolean> {
+    if ((await this.watermark()) === 0) return false;
+    for await (const _ of this.blocks.keys({ limit: 1 })) return false;
+    return true;
+  }
+
+  /** Drops postings of the old one-key-per-posting layout (every `idx` key but the watermark). */
+  async dropOldPostings(): Promise<void> {
+    await this.idx.clear({ gt: WATERMARK });
+  }
+
+  /** Writes blocks for already-indexed envelopes, without moving the watermark (a rebuild). */
+  async writePostings(envelopes: readonly Envelope[]): Promise<void> {
+    const ops: BatchOp[] = [];
+    this.postingOps(envelopes, ops);
+    await this.write(ops);
   }
 
   counterKey(envelope: Envelope): string {
@@ -130,18 +200,16 @@ export class EventIndex {
    * A posting list read newest first, starting below `before` (exclusive). The
    * iterator can seek, which is what the merge join needs.
    */
-  openList(p: Posting, before: number) {
-    const prefix = `${p.dimension}|${p.value}|`;
-    return new PostingCursor(
-      this.postings.iterator({ gte: prefix, lt: prefix + indexKey(before), reverse: true }) as unknown as EntryIterator,
-      prefix,
-    );
+  openList(p: Posting, before: number): IndexCursor {
+    const term = termOf(p);
+    // Blocks are keyed by their first index: the one holding `before - 1` starts below `before`.
+    return new PostingCursor(this.blocks.iterator({ gte: term, lt: term + indexKey(before), reverse: true }) as unknown as BlockIterator, term, before);
   }
 }
 
-interface EntryIterator {
+export interface BlockIterator {
   seek(target: string): void;
-  next(): Promise<[string, string] | undefined>;
+  next(): Promise<[string, Uint8Array] | undefined>;
   close(): Promise<void>;
 }
 
@@ -153,25 +221,80 @@ export interface IndexCursor {
   close(): Promise<void>;
 }
 
+/**
+ * One term's posting list, newest first, over its blocks: reads a block from a
+ * reverse iterator and walks it down. A seek that lands in the current block is a
+ * binary search in memory; any other seek moves the iterator.
+ */
 export class PostingCursor implements IndexCursor {
+  private block?: DataView;
+  private first = 0;
+  /** Next entry of the block to consider, walking down; -1 when the block is done. */
+  private position = -1;
+  /** Every index in [first, ceiling] is in the current block, if in the list at all. */
+  private ceiling = 0;
+  /** The same bound for the block the iterator yields next. */
+  private nextCeiling: number;
+  /** Postings above this are skipped (the list's upper bound, then the last seek). */
+  private highest: number;
+
   constructor(
-    private readonly iterator: EntryIterator,
-    private readonly prefix: string,
-  ) {}
+    private readonly iterator: BlockIterator,
+    private readonly term: string,
+    before: number,
+  ) {
+    this.highest = before - 1;
+    this.nextCeiling = before - 1;
+  }
 
   seek(index: number): void {
-    this.iterator.seek(this.prefix + indexKey(index));
+    this.highest = index;
+    if (this.block && index >= this.first && index <= this.ceiling) {
+      this.position = this.lastAtOrBelow(index);
+    } else {
+      this.block = undefined;
+      this.nextCeiling = index;
+      this.iterator.seek(this.term + indexKey(index));
+    }
   }
 
   async next(): Promise<{ index: number; time: number } | undefined> {
-    const entry = await this.iterator.next();
-    if (!entry) return undefined;
-    const [key, value] = entry;
-    return { index: parseIndexKey(key.slice(this.prefix.length)), time: Number(value) };
+    for (;;) {
+      if (this.block) {
+        while (this.position >= 0) {
+          const offset = this.position * ENTRY_BYTES;
+          this.position -= 1;
+          const index = this.first + this.block.getUint32(offset, true);
+          if (index <= this.highest) return { index, time: this.block.getFloat64(offset + 4, true) };
+        }
+        this.block = undefined;
+        this.nextCeiling = this.first - 1;
+      }
+      const entry = await this.iterator.next();
+      if (!entry) return undefined;
+      const [key, value] = entry;
+      this.block = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      this.first = parseIndexKey(key.slice(this.term.length));
+      this.ceiling = this.nextCeiling;
+      this.position = this.lastAtOrBelow(this.highest);
+    }
   }
 
   close(): Promise<void> {
     return this.iterator.close();
+  }
+
+  /** Position of the last entry of the block at or below `index` (-1 if none). */
+  private lastAtOrBelow(index: number): number {
+    const block = this.block!;
+    let low = 0;
+    let high = block.byteLength / ENTRY_BYTES; // first entry above `index` lies in [low, high]
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.first + block.getUint32(middle * ENTRY_BYTES, true) <= index) low = middle + 1;
+      else high = middle;
+    }
+    return low - 1;
   }
 }
 

@@ -38,6 +38,7 @@ export class EventIndexer {
 
   async start(): Promise<void> {
     this.indexed = await this.index.watermark();
+    if (await this.index.needsPostingRebuild()) await this.rebuildPostings();
     this.running = true;
     this.log.on("appended", this.onAppended);
     this.loop = this.run();
@@ -82,14 +83,14 @@ export class EventIndexer {
   private async indexChunk(): Promise<void> {
     const from = this.indexed;
     const to = Math.min(this.log.size, from + CHUNK);
-    const records: StoredRecord[] = [];
-    for await (const record of this.log.scan(from)) {
-      if (record.index >= to) break;
-      if (record.index !== from + records.length) throw new Error(`log record ${from + records.length} is missing`);
-      records.push(record);
+    const records = await this.log.read(from, to);
+    // Keys are unique and in [from, to): a full count means no gap.
+    if (records.length !== to - from) {
+      const missing = records.findIndex((r, i) => r.index !== from + i);
+      throw new Error(`log record ${from + (missing === -1 ? records.length : missing)} is missing`);
     }
     const ops: BatchOp[] = [];
-    for (const record of records) this.index.postingOps(record.envelope, ops);
+    this.index.postingOps(records.map((r) => r.envelope), ops);
     await this.countOps(records, ops);
     try {
       for (const observer of this.observers) await observer.observe(records, ops);
@@ -97,7 +98,7 @@ export class EventIndexer {
       // Not synced: everything here derives from the log and moves atomically with the
       // watermark, so a batch lost to a power cut is simply indexed again. The next synced
       // write (the log's own) makes it durable in LevelDB's ordered write-ahead log anyway.
-      await this.index.postings.db.batch(ops as never);
+      await this.index.write(ops);
     } catch (error) {
       for (const observer of this.observers) observer.aborted?.();
       throw error;
@@ -105,6 +106,27 @@ export class EventIndexer {
     this.indexed = to;
     for (const observer of this.observers) observer.committed?.();
     this.waiters = this.waiters.filter((w) => (w.size <= to ? (w.resolve(), false) : true));
+  }
+
+  /**
+   * A database indexed before posting blocks: writes blocks for the records already
+   * indexed, from the log. Only postings: counters and observers' state are kept.
+   */
+  private async rebuildPostings(): Promise<void> {
+    this.logger.warn({ records: this.indexed }, "rebuilding the posting lists in the block layout; queries wait for it");
+    await this.index.dropOldPostings();
+    let batch: StoredRecord["envelope"][] = [];
+    for await (const record of this.log.scan(0)) {
+      if (record.index >= this.indexed) break;
+      batch.push(record.envelope);
+      if (batch.length === CHUNK) {
+        await this.index.writePostings(batch);
+        batch = [];
+        if (record.index % (20 * CHUNK) === CHUNK - 1) this.logger.warn({ rebuilt: record.index + 1, of: this.indexed }, "rebuilding posting lists");
+      }
+    }
+    if (batch.length > 0) await this.index.writePostings(batch);
+    this.logger.warn({ records: this.indexed }, "posting lists rebuilt");
   }
 
   private async countOps(records: StoredRecord[], ops: BatchOp[]): Promise<void> {

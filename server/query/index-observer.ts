@@ -10,10 +10,10 @@ import type { StoredRecord } from "../log/event-log";
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnySublevel = AbstractSublevel<any, any, string, string>;
+export type AnySublevel = AbstractSublevel<any, any, string, any>;
 
 export type BatchOp =
-  | { type: "put"; sublevel: AnySublevel; key: string; value: string }
+  | { type: "put"; sublevel: AnySublevel; key: string; value: string | Uint8Array }
   | { type: "del"; sublevel: AnySublevel; key: string };
 
 export interface IndexObserver {

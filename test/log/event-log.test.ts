@@ -1,0 +1,138 @@
+/**
+ * The event log's group commit on a real LevelDB: many concurrent appends get
+ * contiguous indices in arrival order and are durable when they resolve; a batch is
+ * prepared while the one before it is being written, and a retry or a conflicting
+ * reuse of a requestId is recognised even while the first request's batch is still
+ * in flight; a failed write loses nothing acknowledged and leaves no gap.
+ */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { EventLog, type Submission } from "../../server/log/event-log";
+import { openDatabase, type Database } from "../../server/store/database";
+import type { StoredEvent } from "../../server/domain/event-schema";
+
+const LOG_ID = "0x" + "ab".repeat(32);
+
+function event(requestId: string, purpose = "case handling"): StoredEvent {
+  return {
+    requestId,
+    type: "access",
+    occurredAt: "2026-11-26T08:00:00+08:00",
+    actor: { org: "330102003004:civil-affairs", system: "case-system", operator: "op-1" },
+    dataset: "household-registry",
+    fields: ["name"],
+    purpose,
+    legalBasis: "Regulation 12",
+  } as StoredEvent;
+}
+
+const submit = (requestId: string, purpose?: string): Submission => ({ submitter: "key-1", event: event(requestId, purpose) });
+
+describe("event log: group commit", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let db: Database;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-log-"));
+    db = await openDatabase(dir);
+  });
+  afterEach(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives concurrent appends contiguous indices in arrival order, each durable once resolved", async () => {
+    const log = await EventLog.open(db, { logId: LOG_ID });
+    const batches: number[] = [];
+    log.on("appended", (size: number) => batches.push(size));
+    // 300 callers at once, then more while the first batches are being written.
+    const first = Array.from({ length: 300 }, (_, i) => log.append([submit(`a-${i}`)]));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = Array.from({ length: 300 }, (_, i) => log.append([submit(`b-${i}`), submit(`c-${i}`)]));
+    const results = await Promise.all([...first, ...second]);
+
+    const indices = results.flat().map((r) => r.index);
+    expect([...indices].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 900 }, (_, i) => i));
+    // Arrival order: every "a" request before every "b" request, and each b before its c.
+    expect(Math.max(...results.slice(0, 300).flat().map((r) => r.index))).to.be.lessThan(Math.min(...results.slice(300).flat().map((r) => r.index)));
+    for (const pair of results.slice(300)) expect(pair[1]!.index).to.equal(pair[0]!.index + 1);
+    expect(batches.length, "the appends were grouped into a few synced batches").to.be.within(2, 100);
+    expect(log.size).to.equal(900);
+
+    // What resolved is on disk: a fresh log over the same database reads every record back.
+    const reopened = await EventLog.open(db, { logId: LOG_ID });
+    expect(reopened.size).to.equal(900);
+    const records = await reopened.read(0, 900);
+    expect(records.map((r) => r.index)).to.deep.equal(Array.from({ length: 900 }, (_, i) => i));
+    const byRequest = new Map(records.map((r) => [r.envelope.event.requestId, r.index]));
+    results.slice(0, 300).forEach(([r], i) => expect(byRequest.get(`a-${i}`)).to.equal(r!.index));
+  });
+
+  it("answers a retry with the first index and refuses a changed body, also while the first request's batch is in flight", async () => {
+    const log = await EventLog.open(db, { logId: LOG_ID });
+    // A slow disk (injected): the first batch's write lands only after 100 ms, so the batch
+    // queued behind it is surely prepared while its idempotency entries are not in LevelDB.
+    const batch = db.batch.bind(db);
+    (db as unknown as { batch: unknown }).batch = (...args: unknown[]) =>
+      new Promise((resolve) => setTimeout(resolve, 100)).then(() => (batch as (...a: unknown[]) => Promise<void>)(...args));
+    const original = log.append([submit("same")]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const others = Array.from({ length: 50 }, (_, i) => log.append([submit(`other-${i}`)]));
+    const retry = log.append([submit("same")]);
+    const changed = log.append([submit("same", "something else")]);
+    const [first] = await original;
+    (db as unknown as { batch: unknown }).batch = batch;
+    expect(await retry).to.deep.equal([{ index: first!.index, created: false }]);
+    const refusal = await changed.then(
+      () => undefined,
+      (error: { code?: string }) => error,
+    );
+    expect(refusal?.code).to.equal("CONFLICT");
+    await Promise.all(others);
+    expect(log.size).to.equal(51);
+    // A retry after everything is durable answers the same.
+    expect(await log.append([submit("same")])).to.deep.equal([{ index: first!.index, created: false }]);
+    expect(log.size).to.equal(51);
+  });
+
+  it("a failed write rejects its batch and the batch prepared behind it; nothing acknowledged is lost and later appends leave no gap", async () => {
+    const log = await EventLog.open(db, { logId: LOG_ID });
+    await log.append([submit("before")]);
+
+    // Fault injection: LevelDB's next batch write fails (an I/O error cannot be produced on demand).
+    const batch = db.batch.bind(db);
+    let failNext = true;
+    (db as unknown as { batch: unknown }).batch = (...args: unknown[]) => {
+      if (failNext) {
+        failNext = false;
+        return new Promise((_, reject) => setTimeout(() => reject(new Error("injected write failure")), 20));
+      }
+      return (batch as (...a: unknown[]) => Promise<void>)(...args);
+    };
+    try {
+      const failing = log.append([submit("x-1")]);
+      await new Promise((resolve) => setImmediate(resolve));
+      const behind = log.append([submit("x-2")]);
+      const outcomes = await Promise.allSettled([failing, behind]);
+      expect(outcomes.map((o) => o.status)).to.deep.equal(["rejected", "rejected"]);
+      expect(String((outcomes[0] as PromiseRejectedResult).reason)).to.contain("injected write failure");
+      expect(log.size).to.equal(1);
+
+      const [after] = await log.append([submit("x-2")]);
+      expect(after).to.deep.equal({ index: 1, created: true });
+      const [again] = await log.append([submit("x-1")]);
+      expect(again).to.deep.equal({ index: 2, created: true });
+    } finally {
+      (db as unknown as { batch: unknown }).batch = batch;
+    }
+    const records = await (await EventLog.open(db, { logId: LOG_ID })).read(0, 10);
+    expect(records.map((r) => [r.index, r.envelope.event.requestId])).to.deep.equal([
+      [0, "before"],
+      [1, "x-2"],
+      [2, "x-1"],
+    ]);
+  });
+});
