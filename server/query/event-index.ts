@@ -31,8 +31,9 @@ import type { AnySublevel, BatchOp } from "./index-observer";
  * | `u`       | submitter key id     | submitted with that key                           |
  * | `x`       | (empty)              | every event (for queries without an equality filter) |
  *
- * `idx`: `!watermark` → number of log records indexed so far. (Before blocks,
- * `idx` also held one key per posting; `needsPostingRebuild` finds such a database.)
+ * `idx`: `!watermark` → number of log records indexed so far; `!rebuilding` while
+ * posting lists are rebuilt. (Before blocks, `idx` also held one key per posting;
+ * `needsPostingRebuild` finds such a database.)
  *
  * `stats`: `<day>|<actor org>|<type>` → count, day being the date of occurredAt
  * as written by the submitter (its own UTC offset).
@@ -46,6 +47,8 @@ export interface Posting {
 }
 
 const WATERMARK = "!watermark";
+/** Present while posting lists are being rebuilt. Sorts before WATERMARK, which old postings follow. */
+const REBUILDING = "!rebuilding";
 
 const PREFIX_DIGITS: Record<Exclude<Level, "grid">, number> = { province: 2, city: 4, county: 6, township: 9, village: 12 };
 
@@ -153,19 +156,26 @@ export class EventIndex {
   }
 
   /**
-   * True for a database indexed before posting blocks existed: records are indexed
-   * but no block is stored. Their postings must be rebuilt from the log (the
-   * watermark, counters and observers' state stay as they are).
+   * True for a database indexed before posting blocks existed (records are indexed
+   * but no block is stored), or whose rebuild was interrupted. Its postings must be
+   * rebuilt from the log; the watermark, counters and observers' state stay as they are.
    */
   async needsPostingRebuild(): Promise<boolean> {
+    if ((await this.idx.get(REBUILDING)) !== undefined) return true;
     if ((await this.watermark()) === 0) return false;
     for await (const _ of this.blocks.keys({ limit: 1 })) return false;
     return true;
   }
 
-  /** Drops postings of the old one-key-per-posting layout (every `idx` key but the watermark). */
-  async dropOldPostings(): Promise<void> {
+  /** Marks a rebuild as started (so an interrupted one starts over) and drops every posting, old layout or new. */
+  async beginPostingRebuild(): Promise<void> {
+    await this.idx.put(REBUILDING, "1");
+    await this.blocks.clear();
     await this.idx.clear({ gt: WATERMARK });
+  }
+
+  async endPostingRebuild(): Promise<void> {
+    await this.idx.del(REBUILDING);
   }
 
   /** Writes blocks for already-indexed envelopes, without moving the watermark (a rebuild). */

@@ -114,7 +114,7 @@ export class EventIndexer {
    */
   private async rebuildPostings(): Promise<void> {
     this.logger.warn({ records: this.indexed }, "rebuilding the posting lists in the block layout; queries wait for it");
-    await this.index.dropOldPostings();
+    await this.index.beginPostingRebuild();
     let batch: StoredRecord["envelope"][] = [];
     for await (const record of this.log.scan(0)) {
       if (record.index >= this.indexed) break;
@@ -126,6 +126,7 @@ export class EventIndexer {
       }
     }
     if (batch.length > 0) await this.index.writePostings(batch);
+    await this.index.endPostingRebuild();
     this.logger.warn({ records: this.indexed }, "posting lists rebuilt");
   }
 

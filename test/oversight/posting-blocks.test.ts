@@ -686,6 +686,27 @@ describe(`event index: posting lists in blocks (seed ${SEED}; POSTING_SEED=${SEE
       }
     });
 
+    it("a rebuild interrupted after its first blocks were written starts over on the next start", async function () {
+      await makeOldLayout(N);
+      // The process dies part-way: the rebuild began and wrote the blocks of the first 5,000 records only.
+      const interrupted = new EventIndex(db);
+      await interrupted.beginPostingRebuild();
+      await interrupted.writePostings((await records(N)).slice(0, 5_000));
+      const index = new EventIndex(db);
+      expect(await index.needsPostingRebuild(), "blocks exist, but the rebuild did not finish").to.equal(true);
+
+      const indexer = new EventIndexer(log, index, [], silent);
+      await indexer.start();
+      try {
+        expect(await index.needsPostingRebuild()).to.equal(false);
+        expect(await readAll(idx)).to.deep.equal([["!watermark", String(N)]]);
+        expectSame(await readAll(stats), statsAtN, "counters untouched");
+        await expectListsOf(index, await records(N), "rebuilt after an interruption");
+      } finally {
+        await indexer.stop();
+      }
+    });
+
     it("with records past the watermark, rebuilds only those below it and indexes the rest once", async function () {
       const submissions = [];
       for (let i = N; i < N + MORE; i++) submissions.push({ submitter: pick(random, SUBMITTERS), event: randomEvent(random, i) });
