@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { Contract, Wallet, type JsonRpcProvider } from "ethers";
 import pino, { type Logger } from "pino";
@@ -238,8 +238,8 @@ async function createDemoKeysOnFirstStart(keys: KeyStore, config: Config, progre
 
 function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
-    // Malformed or oversize request lines and headers never reach Express: answer them in JSON too.
+    const server = createServer(app).listen(port, host);
+    // Malformed or oversize request lines and headers never reach the app: answer them in JSON too.
     server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;

@@ -8,14 +8,18 @@ declare module "express-serve-static-core" {
   }
 }
 
-/** `Authorization: Bearer <key>` on every /v1 call; the key itself never reaches a log line. */
+/** The principal of an `Authorization: Bearer <key>` header, or 401; the key itself never reaches a log line. */
+export function principalFromAuthorization(keys: KeyStore, header: string | undefined): Principal {
+  if (!header) throw new AppError({ code: "UNAUTHENTICATED", message: "missing Authorization: Bearer <API key> header" });
+  const match = /^Bearer ([^\s]+)$/.exec(header);
+  if (!match) throw new AppError({ code: "UNAUTHENTICATED", message: "Authorization header must be `Bearer <API key>`" });
+  return keys.authenticate(match[1]!);
+}
+
+/** Middleware: every /v1 call needs a key. */
 export function authenticate(keys: KeyStore) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
-    if (!header) throw new AppError({ code: "UNAUTHENTICATED", message: "missing Authorization: Bearer <API key> header" });
-    const match = /^Bearer ([^\s]+)$/.exec(header);
-    if (!match) throw new AppError({ code: "UNAUTHENTICATED", message: "Authorization header must be `Bearer <API key>`" });
-    req.principal = keys.authenticate(match[1]!);
+    req.principal = principalFromAuthorization(keys, req.headers.authorization);
     next();
   };
 }

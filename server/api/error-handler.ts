@@ -6,16 +6,35 @@ import { AppError, isAppError } from "../errors";
  * The one error path of the API: every failure becomes `{ error: { code,
  * message, details? } }` with the status of its code. Body-parser's own errors
  * (bad JSON, too large, wrong charset) are translated to our codes here.
+ * `errorAnswer` decides the answer; the Express routes send it through
+ * `errorHandler`, the lean POST /v1/events path sends it itself.
  */
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { code: string; message: string; details?: unknown } };
+}
+
+/** The answer to a failed request; failures of ours (5xx) are logged with the request's method and path. */
+export function errorAnswer(error: unknown, logger: Logger, request: { method?: string; path: string }): ErrorAnswer {
+  const appError = toAppError(error);
+  if (appError.status >= 500) logger.error({ err: error, method: request.method, path: request.path }, "request failed");
+  return {
+    status: appError.status,
+    headers: appError.code === "OVERLOADED" ? { "Retry-After": "1" } : {},
+    body: {
+      error: { code: appError.code, message: appError.message, ...(appError.details === undefined ? {} : { details: appError.details }) },
+    },
+  };
+}
+
 export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = toAppError(error);
-    if (appError.status >= 500) logger.error({ err: error, method: req.method, path: req.path }, "request failed");
+    const answer = errorAnswer(error, logger, req);
     if (res.headersSent) return;
-    if (appError.code === "OVERLOADED") res.setHeader("Retry-After", "1");
-    res.status(appError.status).json({
-      error: { code: appError.code, message: appError.message, ...(appError.details === undefined ? {} : { details: appError.details }) },
-    });
+    for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+    res.status(answer.status).json(answer.body);
   };
 }
 

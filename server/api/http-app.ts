@@ -1,4 +1,5 @@
-import express, { type NextFunction, type Request, type Response } from "express";
+import type { RequestListener } from "node:http";
+import express from "express";
 import helmet from "helmet";
 import { z } from "zod";
 import type { Logger } from "pino";
@@ -11,15 +12,24 @@ import { authenticate, principalOf } from "./authenticate";
 import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
-import { rateLimitPerKey } from "./rate-limit";
+import { rateLimitPerKey, tokenBuckets } from "./rate-limit";
 import { requireTextJson } from "./json-input";
+import { requireJsonBody } from "./json-content-type";
+import { requestLog } from "./request-log";
+import { submitEvents } from "./submit-events";
+import { INGEST_PATH, ingestRoute } from "./ingest-route";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
 import { createConsoleRouter } from "../console";
 
 /**
  * The HTTP API: thin routes that parse, call the ledger service, answer. All
- * errors go through `errorHandler`; every /v1 route needs an API key.
+ * errors go through `errorAnswer`; every /v1 route needs an API key.
+ *
+ * The answer is a node:http request listener. POST /v1/events, the hot path of
+ * ingest, goes to `ingestRoute` on plain node:http; every other request goes to
+ * the Express app, which still routes POST /v1/events spelt otherwise (a trailing
+ * slash, capitals) to the same route logic (`submitEvents`).
  */
 
 export interface HttpAppParameters {
@@ -36,11 +46,16 @@ export interface HttpAppParameters {
   isReady: () => boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): express.Express {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): RequestListener {
+  // Shared by both paths: one set of security headers, one body parser, one budget per key.
+  const securityHeaders = helmet();
+  const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true });
+  const buckets = tokenBuckets(rateLimit);
+
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(helmet());
+  app.use(securityHeaders);
   app.use(requestLog(logger));
 
   app.get("/healthz", (_req, res) => {
@@ -52,26 +67,14 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
 
   const v1 = express.Router();
   v1.use(authenticate(keys));
-  v1.use(rateLimitPerKey(rateLimit));
+  v1.use(rateLimitPerKey(buckets));
   v1.use(requireJsonBody);
-  v1.use(express.json({ limit: bodyLimitBytes, strict: false, type: () => true }));
+  v1.use(parseJson);
   v1.use(requireTextJson);
 
   v1.post("/events", async (req, res) => {
-    const body = req.body as unknown;
-    const isBatch = isObject(body) && "events" in body;
-    if (isBatch) {
-      const { events, ...rest } = body as { events: unknown };
-      if (Object.keys(rest).length > 0) throw badRequest(`unknown field${Object.keys(rest).length > 1 ? "s" : ""} beside events: ${Object.keys(rest).join(", ")}`);
-      if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
-      if (events.length > 1000) throw badRequest(`at most 1000 events per request; got ${events.length}`);
-      const results = await ledger.submit(principalOf(req), events, (i) => `events[${i}]`);
-      res.status(results.some((r) => r.created) ? 201 : 200).json({ events: results });
-    } else {
-      if (!isObject(body)) throw badRequest("body must be an event object or { \"events\": [...] }");
-      const [result] = await ledger.submit(principalOf(req), [body], () => "");
-      res.status(result!.created ? 201 : 200).json(result);
-    }
+    const answer = await submitEvents(ledger, principalOf(req), req.body);
+    res.status(answer.status).json(answer.body);
   });
 
   v1.get("/events", async (req, res) => {
@@ -182,7 +185,15 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   app.use("/v1", v1);
   app.use((req, _res, next) => next(new AppError({ code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` })));
   app.use(errorHandler(logger));
-  return app;
+
+  const ingest = ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, logger });
+  return (req, res) => (req.method === "POST" && pathOf(req.url) === INGEST_PATH ? ingest(req, res) : app(req, res));
+}
+
+/** The path of a request target, without its query; what Express routes on for an origin-form target. */
+function pathOf(url = ""): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 const createKeySchema = z.strictObject({
@@ -192,33 +203,3 @@ const createKeySchema = z.strictObject({
   datasets: z.array(z.string()).min(1).max(100).optional(),
   orgs: z.array(z.string()).min(1).max(100).optional(),
 });
-
-function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
-  const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
-  const charset = /;\s*charset=([^;\s]+)/i.exec(req.headers["content-type"] ?? "")?.[1]?.replace(/"/g, "").toLowerCase();
-  if (hasBody && (!req.is("application/json") || (charset !== undefined && charset !== "utf-8" && charset !== "utf8"))) {
-    throw new AppError({ code: "UNSUPPORTED_MEDIA_TYPE", message: `send UTF-8 JSON with Content-Type: application/json; got ${req.headers["content-type"] ?? "none"}` });
-  }
-  next();
-}
-
-function requestLog(logger: Logger) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    res.on("finish", () => {
-      logger.debug(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, key: req.principal?.id },
-        "request",
-      );
-    });
-    next();
-  };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function badRequest(message: string): AppError {
-  return new AppError({ code: "BAD_REQUEST", message });
-}

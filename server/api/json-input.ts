@@ -59,11 +59,16 @@ export function findNonText(value: unknown): { path: string; message: string } |
   return undefined;
 }
 
-/** Middleware after the JSON body parser: refuses a body that breaks the rules above (400). */
-export function requireTextJson(req: Request, _res: Response, next: NextFunction): void {
-  const problem = req.body === undefined ? undefined : findNonText(req.body);
+/** Refuses (400) a parsed body that breaks the rules above; a request without a body passes. */
+export function refuseNonText(body: unknown): void {
+  const problem = body === undefined ? undefined : findNonText(body);
   if (problem) {
     throw new AppError({ code: "BAD_REQUEST", message: `request body: ${problem.path}: ${problem.message}; nothing was stored`, details: [problem] });
   }
+}
+
+/** Middleware after the JSON body parser. */
+export function requireTextJson(req: Request, _res: Response, next: NextFunction): void {
+  refuseNonText(req.body);
   next();
 }

@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { KeyStore, Principal } from "../auth/key-store";
+import type { LedgerService } from "../ledger-service";
+import { principalFromAuthorization } from "./authenticate";
+import { errorAnswer } from "./error-handler";
+import { refuseNonJsonBody } from "./json-content-type";
+import { refuseNonText } from "./json-input";
+import { takeToken, type TokenBuckets } from "./rate-limit";
+import { logWhenAnswered } from "./request-log";
+import { submitEvents } from "./submit-events";
+
+/**
+ * POST /v1/events on plain node:http: Express's router and its request and
+ * response wrappers cost several times what the rest of a single-event post does.
+ * The steps are those of the Express chain for this route, in its order —
+ * security headers, request log, key, rate limit, content type, body parser,
+ * text rules, route — and each is the very function that chain calls, so the two
+ * answer alike, errors included (one `errorAnswer` for both).
+ */
+
+/** A Connect-style middleware on plain node objects, as `helmet()` and `express.json()` are. */
+export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+export interface IngestRouteParameters {
+  ledger: LedgerService;
+  keys: KeyStore;
+  /** The app's buckets: one budget per key across every route. */
+  buckets: TokenBuckets;
+  /** The app's `helmet()`. */
+  securityHeaders: NodeMiddleware;
+  /** The app's `express.json()`: the same limit, charset and encoding rules, and errors. */
+  parseJson: NodeMiddleware;
+  logger: Logger;
+}
+
+export const INGEST_PATH = "/v1/events";
+
+export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, logger }: IngestRouteParameters): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    let principal: Principal | undefined;
+    const handle = async () => {
+      await run(securityHeaders, req, res);
+      logWhenAnswered(logger, res, () => ({ method: req.method, path: INGEST_PATH, key: principal?.id }));
+      principal = principalFromAuthorization(keys, req.headers.authorization);
+      takeToken(buckets, principal.id, res);
+      refuseNonJsonBody(req.headers);
+      await run(parseJson, req, res);
+      const body = (req as { body?: unknown }).body;
+      refuseNonText(body);
+      const answer = await submitEvents(ledger, principal, body);
+      sendJson(res, answer.status, answer.body);
+    };
+    handle().catch((error: unknown) => {
+      const answer = errorAnswer(error, logger, { method: req.method, path: INGEST_PATH });
+      if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
+    });
+  };
+}
+
+function run(middleware: NodeMiddleware, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => middleware(req, res, (error) => (error ? reject(error) : resolve())));
+}
+
+/** What Express's `res.status(status).json(body)` sends, less its ETag (a hash of the answer to a POST, which no client revalidates). */
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
+}

@@ -1,0 +1,37 @@
+import { AppError } from "../errors";
+import type { Principal } from "../auth/key-store";
+import type { LedgerService } from "../ledger-service";
+
+/** A JSON answer, for whichever path sends it (Express's res.json or the lean path). */
+export interface JsonAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * The route logic of POST /v1/events, from parsed body to answer: one event, or
+ * `{ events: [...] }` with 1 to 1000 of them and nothing beside. 201 when at least
+ * one event was created, 200 when all were already stored (an idempotent repeat).
+ */
+export async function submitEvents(ledger: LedgerService, principal: Principal, body: unknown): Promise<JsonAnswer> {
+  if (isObject(body) && "events" in body) {
+    const { events, ...rest } = body;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw badRequest(`unknown field${unknown.length > 1 ? "s" : ""} beside events: ${unknown.join(", ")}`);
+    if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
+    if (events.length > 1000) throw badRequest(`at most 1000 events per request; got ${events.length}`);
+    const results = await ledger.submit(principal, events, (i) => `events[${i}]`);
+    return { status: results.some((r) => r.created) ? 201 : 200, body: { events: results } };
+  }
+  if (!isObject(body)) throw badRequest('body must be an event object or { "events": [...] }');
+  const [result] = await ledger.submit(principal, [body], () => "");
+  return { status: result!.created ? 201 : 200, body: result };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function badRequest(message: string): AppError {
+  return new AppError({ code: "BAD_REQUEST", message });
+}
