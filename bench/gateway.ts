@@ -72,13 +72,24 @@ export interface StartGatewayChildOptions {
   stopGraceMs?: number;
 }
 
+/**
+ * The node arguments `npm start` uses (package.json's start script, minus `node`), so
+ * a benchmark measures the gateway exactly as it is run — GC settings included.
+ */
+export function startScriptArgs(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  const [command, ...args] = scripts.start.trim().split(/\s+/);
+  if (command !== "node" || args[args.length - 1] !== "scripts/start.ts") throw new Error(`package.json's start script is not "node … scripts/start.ts": ${scripts.start}`);
+  return args;
+}
+
 export async function startGatewayChild(name: string, { env = {}, stopGraceMs = 20_000 }: StartGatewayChildOptions = {}): Promise<GatewayChild> {
   const { dir } = tempDir(name);
   // For diagnosis: BENCH_GATEWAY_CPU_PROF=DIR profiles the gateway (a .cpuprofile in DIR when
   // it stops); BENCH_GATEWAY_NODE_ARGS adds node options (e.g. "--trace-gc"), output to stderr.
   const profile = process.env.BENCH_GATEWAY_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_GATEWAY_CPU_PROF)}`] : [];
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, "-r", "ts-node/register/transpile-only", "scripts/start.ts"], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, ...startScriptArgs()], {
     cwd: ROOT,
     env: { ...process.env, ...BENCH_GATEWAY_ENV, DATA_DIR: dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -153,10 +164,10 @@ export async function startGatewayChild(name: string, { env = {}, stopGraceMs = 
 
 /**
  * A floor server as a child process: "bare" is bench/http-floor-server.js (node:http, parse
- * the JSON body, answer 201); "express" is bench/http-app-stub.ts (the gateway's Express app
+ * the JSON body, answer 201); "app" is bench/http-app-stub.ts (the gateway's HTTP app
  * over a stub ledger). Returns its URL and pid; stopped at the end of the run.
  */
-export async function startHttpFloorServer(kind: "bare" | "express"): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+export async function startHttpFloorServer(kind: "bare" | "app"): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const args = kind === "bare" ? [path.join(__dirname, "http-floor-server.js")] : ["-r", "ts-node/register/transpile-only", path.join(__dirname, "http-app-stub.ts")];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let errors = "";

@@ -7,7 +7,7 @@
  * 1. the storage floor: the same records written straight to LevelDB (synced batches);
  * 2. the HTTP floor: the same requests against a bare node:http server that parses the
  *    JSON and answers 201 (bench/http-floor-server.js);
- * 3. the framework floor: the same requests against the gateway's own Express app over a
+ * 3. the framework floor: the same requests against the gateway's own HTTP app over a
  *    stub ledger (bench/http-app-stub.ts), so the ledger's own cost per request shows;
  * 4. the gateway; then how long it takes to index, fold and anchor what it acknowledged.
  */
@@ -44,8 +44,8 @@ export async function ingestBench({ quick, report }: BenchOptions): Promise<void
   const floorServer = await startHttpFloorServer("bare");
   const floorClient = new Client(floorServer.url, SINGLE_CLIENTS);
   // Optional: it builds the gateway's app from server/api, whose parameters may change.
-  const stubServer = await startHttpFloorServer("express").catch((error: Error) => {
-    progress(`${SUITE}: no Express-stub baseline: ${error.message.split("\n")[0]}`);
+  const stubServer = await startHttpFloorServer("app").catch((error: Error) => {
+    progress(`${SUITE}: no HTTP-app-stub baseline: ${error.message.split("\n")[0]}`);
     return undefined;
   });
   const stubClient = stubServer && new Client(stubServer.url, SINGLE_CLIENTS);
@@ -118,7 +118,7 @@ export async function ingestBench({ quick, report }: BenchOptions): Promise<void
           `${SUITE}: ${tag}: ${formatCount(perRound)} events, ${concurrency} clients: gateway ${Math.round(result.rate)}/s ` +
             `(${result.cpuUs.toFixed(0)} µs CPU/event, ${Math.round(100 * result.busy)} % of a core), ` +
             `direct LevelDB ${Math.round(result.directRate)}/s, bare HTTP ${Math.round(result.floorRate)}/s` +
-            (stubCpuUs === undefined ? "; " : `, Express app over a stub ledger ${stubCpuUs.toFixed(0)} µs CPU/event; `) +
+            (stubCpuUs === undefined ? "; " : `, HTTP app over a stub ledger ${stubCpuUs.toFixed(0)} µs CPU/event; `) +
             `indexed, folded and anchored ${(endToEndMs / 1000).toFixed(1)} s after the first request (log ${formatCount(settled.anchoring.logSize)})`,
         );
       }
@@ -156,9 +156,9 @@ export async function ingestBench({ quick, report }: BenchOptions): Promise<void
         metric: `gateway CPU per event, ${mode} (all threads; ${formatCount(Math.round(1e6 / cpuUs))} events/s per core)`,
         value: Number(cpuUs.toFixed(1)),
         unit: "µs/event",
-        baseline: stub === undefined ? otherFloors : `${stub.toFixed(1)} µs same Express app over a stub ledger; ${otherFloors}`,
+        baseline: stub === undefined ? otherFloors : `${stub.toFixed(1)} µs same HTTP app over a stub ledger; ${otherFloors}`,
         ratio: stub === undefined ? m((r) => r.cpuUs / r.directCpuUs) : m((r) => r.cpuUs / r.stubCpuUs!),
-        note: stub === undefined ? "ratio against straight-to-LevelDB (the Express stub did not start)" : "ratio against the Express app over a stub ledger",
+        note: stub === undefined ? "ratio against straight-to-LevelDB (the HTTP app stub did not start)" : "ratio against the HTTP app over a stub ledger",
       });
       report.add({
         suite: SUITE,

@@ -153,6 +153,7 @@ describe("api: the lean POST /v1/events path", function () {
       ["text/plain", { headers: { ...json, "content-type": "text/plain" }, body: event() }],
       ["no content type", { headers: { authorization: json.authorization }, body: event() }],
       ["charset utf-16", { headers: { ...json, "content-type": "application/json; charset=utf-16" }, body: event() }],
+      ["charset = utf-16 with blanks", { headers: { ...json, "content-type": "application/json; charset = utf-16" }, body: event() }],
       ["charset utf8", { headers: { ...json, "content-type": "application/json; charset=utf8" }, body: event() }],
       ["APPLICATION/JSON", { headers: { ...json, "content-type": "APPLICATION/JSON ; charset=\"UTF-8\"" }, body: event() }],
       ["a gzip body", { headers: { ...json, "content-encoding": "gzip" }, body: gzipSync(event()) }],
@@ -161,6 +162,13 @@ describe("api: the lean POST /v1/events path", function () {
       ["a refusal of the ledger", { headers: json, body: event("forbidden") }],
       ["a failure of the ledger", { headers: json, body: event("crash") }],
     ];
+    it("refuses every charset but UTF-8 before reading the body (415), however the parameter is written", async () => {
+      for (const type of ["application/json; charset=utf-16", "application/json; charset = utf-16", 'application/json;charset="latin1"', "application/json; charset=utf8"]) {
+        const answer = await send("POST", "/v1/events", { headers: { ...json, "content-type": type }, body: event() });
+        expect(answer.status, type).to.equal(415);
+        expect(JSON.parse(answer.text).error.code, type).to.equal("UNSUPPORTED_MEDIA_TYPE");
+      }
+    });
     for (const [name, request] of cases) {
       it(`answers ${name} alike`, async () => {
         const lean = await send("POST", "/v1/events", request);
