@@ -9,8 +9,11 @@ import path from "node:path";
 import { Level } from "level";
 import { MerkleTree } from "merkletreejs";
 import { MerkleTreeStore, hashLeaf, rootHash, type MerkleStoreDb, type PutOperation } from "../server/merkle";
+import { SYNCED_BATCH } from "../server/store/database";
 import { envelopeLeaves, prng } from "./events";
 import { formatCount, gc, median, ms, paired, percentile, progress, tempDir, type BenchOptions } from "./common";
+
+const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
 
 const SUITE = "tree";
 /** Leaf hashes per append: the gateway's tree folder appends in chunks of this size. */
@@ -91,7 +94,7 @@ async function interleavedAppend(leaves: readonly Uint8Array[], storeDir: string
         const key = Buffer.alloc(10);
         key[0] = 0x6e;
         key.writeUInt32BE(i, 6);
-        ops.push({ type: "put", key, value: createHash("sha256").update(LEAF_PREFIX).update(leaves[i]!).digest() });
+        ops.push({ type: "put", key, value: createHash("sha256").update(LEAF_PREFIX).update(leaves[i]!).digest(), ...VIEW });
         if (i > 0) {
           digest.copy(node, 1);
           digest = createHash("sha256").update(node).digest();
@@ -99,11 +102,11 @@ async function interleavedAppend(leaves: readonly Uint8Array[], storeDir: string
           inner[0] = 0x6e;
           inner[1] = 1 + (i % 20);
           inner.writeUInt32BE(i, 6);
-          ops.push({ type: "put", key: inner, value: digest });
+          ops.push({ type: "put", key: inner, value: digest, ...VIEW });
         }
       }
-      ops.push({ type: "put", key: Uint8Array.of(0x73), value: Buffer.alloc(8) });
-      await plain.sublevel.batch(ops, { keyEncoding: "view", valueEncoding: "view", sync: true });
+      ops.push({ type: "put", key: Uint8Array.of(0x73), value: Buffer.alloc(8), ...VIEW });
+      await plain.sublevel.batch(ops, SYNCED_BATCH);
       const plainMs = performance.now() - started;
       // 3. the store
       started = performance.now();

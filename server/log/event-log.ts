@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
 import { canonicalJson, envelopeJson, fingerprintOfJson, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
-import { indexKey, parseIndexKey, type Database } from "../store/database";
+import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/database";
 
 /**
  * The append-only event log: one record per leaf index (the canonical envelope,
@@ -219,7 +219,7 @@ export class EventLog extends EventEmitter {
             ...batch.logOps.map((op) => ({ ...op, sublevel: this.records })),
             ...batch.idemOps.map((op) => ({ ...op, sublevel: this.idempotency })),
           ],
-          { sync: this.sync },
+          this.sync ? SYNCED_BATCH : {},
         );
       } catch (error) {
         for (const request of batch.requests) request.reject(error);

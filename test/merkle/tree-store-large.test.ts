@@ -28,7 +28,7 @@ describe("merkle: MerkleTreeStore on LevelDB, larger trees", function () {
   let dir: string;
   let db: Level;
   let sublevels = 0;
-  const freshSublevel = (): MerkleStoreDb => db.sublevel(`tree-${sublevels++}`);
+  const freshSublevel = (): MerkleStoreDb => db.sublevel(`tree-${sublevels++}`) as unknown as MerkleStoreDb;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "merkle-store-large-test-"));
@@ -101,13 +101,13 @@ describe("merkle: MerkleTreeStore on LevelDB, larger trees", function () {
     const hashes = makeLeaves(N).map(hashLeaf);
     const name = `big-${sublevels++}`;
     // No fsync per batch here: durability is not under test, and disks are shared.
-    let store = await MerkleTreeStore.open(db.sublevel(name), { sync: false });
+    let store = await MerkleTreeStore.open(db.sublevel(name) as unknown as MerkleStoreDb, { sync: false });
     for (const batch of batchesOf(hashes, [997, 4096, 1, 2500, 333])) await store.append(batch);
     expect(store.size).to.equal(N);
 
     const root = rootFromLeafHashes(hashes);
     expect(hex(await store.root())).to.equal(hex(root));
-    store = await MerkleTreeStore.open(db.sublevel(name)); // and from disk
+    store = await MerkleTreeStore.open(db.sublevel(name) as unknown as MerkleStoreDb); // and from disk
     expect(hex(await store.root())).to.equal(hex(root));
 
     const random = fc.sample(fc.nat({ max: N - 1 }), { numRuns: 400, seed: 42 });

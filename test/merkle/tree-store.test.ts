@@ -78,7 +78,9 @@ describe("merkle: MerkleTreeStore on LevelDB", function () {
   let db: Level;
   let sublevels = 0;
   /** A fresh, empty sublevel of the shared database. */
-  const freshSublevel = (): MerkleStoreDb => db.sublevel(`tree-${sublevels++}`);
+  // A sublevel with the database's utf8 defaults: the store must pass its byte encodings itself.
+  const treeDb = (name: string) => db.sublevel(name) as unknown as MerkleStoreDb;
+  const freshSublevel = (): MerkleStoreDb => treeDb(`tree-${sublevels++}`);
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "merkle-store-test-"));
@@ -133,7 +135,7 @@ describe("merkle: MerkleTreeStore on LevelDB", function () {
 
     it("appended in uneven batches, then again after closing and reopening the database", async () => {
       const name = `uneven-${sublevels++}`;
-      let store = await MerkleTreeStore.open(db.sublevel(name));
+      let store = await MerkleTreeStore.open(treeDb(name));
       expect(store.size).to.equal(0);
       expect(hex(await store.root())).to.equal(roots[0]);
       let size = 0;
@@ -148,7 +150,7 @@ describe("merkle: MerkleTreeStore on LevelDB", function () {
       await db.close();
       db = new Level(dir);
       await db.open();
-      store = await MerkleTreeStore.open(db.sublevel(name));
+      store = await MerkleTreeStore.open(treeDb(name));
       await expectEverySize(store, MAX);
     });
 
@@ -164,12 +166,12 @@ describe("merkle: MerkleTreeStore on LevelDB", function () {
       const name = `reopen-${sublevels++}`;
       for (let n = 0; n < MAX; n += 3) {
         // A new store object each time: the frontier is rebuilt from disk.
-        const store = await MerkleTreeStore.open(db.sublevel(name));
+        const store = await MerkleTreeStore.open(treeDb(name));
         expect(store.size).to.equal(n);
         expect(hex(await store.root())).to.equal(roots[n]);
         await store.append(leafHashes.slice(n, Math.min(n + 3, MAX)));
       }
-      await expectEverySize(await MerkleTreeStore.open(db.sublevel(name)), MAX);
+      await expectEverySize(await MerkleTreeStore.open(treeDb(name)), MAX);
     });
   });
 
@@ -209,9 +211,9 @@ describe("merkle: MerkleTreeStore on LevelDB", function () {
 
     it("open, roots and proofs each read O(log n) keys with a single getMany", async () => {
       const name = `reads-${sublevels++}`;
-      const filled = await MerkleTreeStore.open(db.sublevel(name));
+      const filled = await MerkleTreeStore.open(treeDb(name));
       await filled.append(hashes);
-      const recorder = new RecordingDb(db.sublevel(name));
+      const recorder = new RecordingDb(treeDb(name));
       const store = await MerkleTreeStore.open(recorder);
       expect(recorder.gets).to.equal(1);
       expect(recorder.getManyKeys).to.deep.equal([6]); // 1000 = 0b1111101000: six perfect subtrees
