@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { Level } from "level";
 import { canonicalBytes, eventFingerprint, pseudonymise } from "../server/domain/envelope";
-import { indexKey } from "../server/store/database";
+import { indexKey, SYNCED_BATCH } from "../server/store/database";
 import { tempDir } from "./common";
 import { BENCH_LOG_ID, type EventFactory } from "./events";
 
@@ -42,7 +42,7 @@ export function prepareRecords(make: EventFactory, count: number, submitter = "0
  */
 export async function writeDirect(records: readonly PreparedRecord[], perBatch: number): Promise<{ ms: number; cpuMs: number }> {
   const { dir, remove } = tempDir("direct-level");
-  const db = new Level<string, string>(dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
+  const db = new Level<string, string>(dir, { keyEncoding: "utf8", valueEncoding: "utf8", writeBufferSize: 32 * 1024 * 1024 });
   await db.open();
   try {
     const log = db.sublevel<string, string>("log", { valueEncoding: "utf8" });
@@ -54,7 +54,8 @@ export async function writeDirect(records: readonly PreparedRecord[], perBatch: 
       const to = Math.min(records.length, from + perBatch);
       for (let i = from; i < to; i++) ops.push({ type: "put", sublevel: log, key: records[i]!.key, value: records[i]!.value });
       for (let i = from; i < to; i++) ops.push({ type: "put", sublevel: idem, key: records[i]!.idemKey, value: records[i]!.idemValue });
-      await db.batch(ops as never, { sync: true } as never);
+      // The same synced-batch options as the gateway's log (see SYNCED_BATCH).
+      await db.batch(ops as never, SYNCED_BATCH as never);
     }
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { canonicalJson, envelopeJson, type Envelope } from "../../server/domain/envelope";
 
@@ -21,6 +22,25 @@ describe("domain: the envelope's canonical JSON", () => {
       { numRuns: 500 },
     );
     expect(tried).to.equal(500);
+  });
+
+  it("canonicalJson gives exactly the `canonicalize` package's text, for any JSON value", () => {
+    // Keys that sort differently by code unit than by code point or numerically, escapes, surrogates.
+    const key = fc.oneof(fc.string({ unit: "binary" }), fc.constantFrom("10", "9", "a", "B", "é", "\ud83d\ude00", "\uffff", "__proto__", "", '"', "\\"));
+    const leaf = fc.oneof(fc.string({ unit: "binary" }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null));
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("tree")), fc.dictionary(key, tie("tree"))),
+    }));
+    fc.assert(
+      fc.property(fc.oneof(tree, fc.jsonValue()), (value) => {
+        expect(canonicalJson(value)).to.equal(canonicalize(value));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("canonicalJson refuses NaN and infinities, anywhere", () => {
+    for (const value of [NaN, Infinity, [1, -Infinity], { a: { b: NaN } }]) expect(() => canonicalJson(value)).to.throw(/not allowed/);
   });
 
   it("refuses an index that is not a non-negative safe integer", () => {
