@@ -111,17 +111,47 @@ export function encodeBlock(indices: readonly number[], times: readonly number[]
 /** Posting operations for consecutive envelopes: one block per term they contain. */
 export function postingBlocks(envelopes: readonly Envelope[]): { key: string; value: Uint8Array }[] {
   const terms = new Map<string, { indices: number[]; times: number[] }>();
-  for (const envelope of envelopes) {
-    const time = Date.parse(envelope.event.occurredAt);
-    for (const p of postingsOf(envelope)) {
-      const term = termOf(p);
-      let list = terms.get(term);
-      if (!list) terms.set(term, (list = { indices: [], times: [] }));
-      list.indices.push(envelope.index);
+  const add = (term: string, index: number, time: number) => {
+    const list = terms.get(term);
+    if (list) {
+      list.indices.push(index);
       list.times.push(time);
+    } else {
+      terms.set(term, { indices: [index], times: [time] });
     }
+  };
+  for (const { index, event, submitter } of envelopes) {
+    const time = Date.parse(event.occurredAt);
+    // The terms of postingsOf(envelope), in its order; those from organisations come memoised.
+    for (const term of orgTerms(event.actor.org, event.recipient?.org)) add(term, index, time);
+    add(`d|${event.dataset}|`, index, time);
+    add(`t|${event.type}|`, index, time);
+    if (event.subjectRef) add(`s|${event.subjectRef}|`, index, time);
+    add(`u|${submitter}|`, index, time);
+    add("x||", index, time);
   }
   return [...terms].map(([term, { indices, times }]) => ({ key: term + indexKey(indices[0]!), value: encodeBlock(indices, times) }));
+}
+
+const orgTermCache = new Map<string, string[]>();
+
+/**
+ * The terms an event gets from its actor and recipient (jurisdiction prefixes, orgs,
+ * recipient), as postingsOf gives them. Memoised: few organisations, many events, and
+ * working out a division's level is most of the cost.
+ */
+function orgTerms(actor: string, recipient: string | undefined): string[] {
+  const key = recipient === undefined ? actor : `${actor} ${recipient}`;
+  let terms = orgTermCache.get(key);
+  if (!terms) {
+    const sample = { index: 0, submitter: "", event: { actor: { org: actor }, ...(recipient === undefined ? {} : { recipient: { org: recipient } }) } } as unknown as Envelope;
+    terms = postingsOf(sample)
+      .filter((p) => p.dimension === "j" || p.dimension === "o" || p.dimension === "r")
+      .map(termOf);
+    if (orgTermCache.size >= 10_000) orgTermCache.clear();
+    orgTermCache.set(key, terms);
+  }
+  return terms;
 }
 
 export class EventIndex {
