@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
-import { Contract, Wallet, type JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./store/database";
@@ -13,9 +13,8 @@ import { EventLog } from "./log/event-log";
 import { MerkleTreeStore } from "./merkle";
 import { Anchorer } from "./anchor/anchorer";
 import { startEmbeddedChain } from "./chain/embedded-chain";
-import { connectProvider } from "./chain/provider";
+import { connectExternalChain } from "./chain/external-chain";
 import { ledgerReader } from "./chain/ledger-reader";
-import { LEDGER_ABI } from "./chain/ledger-abi";
 import type { AnvilNode } from "./chain/anvil";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
@@ -202,22 +201,9 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       },
     };
   }
-  const { rpcUrl, contract, anchorPrivateKey } = config.chain;
-  const provider = connectProvider(rpcUrl, { chainId: config.chain.chainId });
-  const chainId = Number((await provider.getNetwork()).chainId);
-  if (config.chain.chainId !== undefined && chainId !== config.chain.chainId) {
-    throw new Error(`RPC_URL serves chain ${chainId}, CHAIN_ID says ${config.chain.chainId}`);
-  }
-  const wallet = new Wallet(anchorPrivateKey, provider);
-  if ((await provider.getCode(contract)) === "0x") throw new Error(`no contract at CONTRACT_ADDRESS ${contract} on chain ${chainId}`);
-  // Fail at boot, not at the first anchor, when this key cannot anchor this log.
-  const ledger = new Contract(contract, [...LEDGER_ABI, "function logInfo(bytes32) view returns (address anchorer, string name, string adminCode)"], provider);
-  const info = (await ledger.logInfo(logId).catch(() => undefined)) as [string] | undefined;
-  if (!info) throw new Error(`log ${logId} is not registered in the contract at ${contract}; ask its log admin to register it`);
-  if (info[0].toLowerCase() !== wallet.address.toLowerCase()) {
-    throw new Error(`ANCHOR_PRIVATE_KEY's address ${wallet.address} is not the anchorer of log ${logId} (${info[0]})`);
-  }
-  return { rpcUrl, provider, wallet, contract, chainId, embedded: false, close: async () => provider.destroy() };
+  const { rpcUrl, contract } = config.chain;
+  const external = await connectExternalChain(config.chain, progress);
+  return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, close: async () => external.provider.destroy() };
 }
 
 async function createDemoKeysOnFirstStart(keys: KeyStore, config: Config, progress: (m: string) => void): Promise<string | undefined> {
