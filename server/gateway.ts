@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
@@ -9,6 +9,7 @@ import { openDatabase, type Database } from "./store/database";
 import { loadOrCreateLogMeta } from "./store/meta";
 import { loadOrCreateSecret } from "./store/secrets";
 import { KeyStore } from "./auth/key-store";
+import { createDemoKeysOnFirstStart } from "./auth/demo-keys";
 import { EventLog } from "./log/event-log";
 import { MerkleTreeStore } from "./merkle";
 import { Anchorer } from "./anchor/anchorer";
@@ -21,7 +22,6 @@ import { createHttpApp } from "./api/http-app";
 import { EventIndex } from "./query/event-index";
 import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
-import { readFileSync } from "node:fs";
 import { startAlerts, type Alerts } from "./alerts";
 import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } from "./audit";
 
@@ -71,7 +71,9 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     const meta = await loadOrCreateLogMeta(db, config.chain?.logId);
     const subjectSecret = loadOrCreateSecret(path.join(config.dataDir, "subject-secret"));
     const keys = await KeyStore.open(db);
-    const keysFile = await createDemoKeysOnFirstStart(keys, config, progress);
+    const demoKeys = await createDemoKeysOnFirstStart(keys, config.dataDir, config.logDivision);
+    if (demoKeys.created) progress(`created demo API keys in ${demoKeys.file} (local use only)`);
+    const keysFile = demoKeys.file;
     const log = await EventLog.open(db, { logId: meta.logId });
     // The tree is derived from the log and refolded from it after any loss, so its appends need
     // no fsync of their own; the anchorer's synced write of an anchor intent flushes them first.
@@ -204,22 +206,6 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
   const { rpcUrl, contract } = config.chain;
   const external = await connectExternalChain(config.chain, progress);
   return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, close: async () => external.provider.destroy() };
-}
-
-async function createDemoKeysOnFirstStart(keys: KeyStore, config: Config, progress: (m: string) => void): Promise<string | undefined> {
-  const file = path.join(config.dataDir, "keys.json");
-  if (keys.list().length > 0) return existsSync(file) ? file : undefined;
-  const division = config.logDivision;
-  const made = {
-    note: "Demo API keys for local use only, created on first start. Only their hashes are in the database; create real keys with `npx ledger keys create`.",
-    admin: await keys.create({ name: "local admin", role: "admin" }),
-    submitter: await keys.create({ name: "demo department system", role: "submitter", jurisdiction: division }),
-    auditor: await keys.create({ name: "demo auditor", role: "auditor" }),
-    regulator: await keys.create({ name: "demo regulator", role: "regulator", jurisdiction: division }),
-  };
-  writeFileSync(file, JSON.stringify(made, null, 2) + "\n", { mode: 0o600 });
-  progress(`created demo API keys in ${file} (local use only)`);
-  return file;
 }
 
 function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {

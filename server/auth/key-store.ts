@@ -56,36 +56,29 @@ export class KeyStore {
   }
 
   /** Creates a key and returns it in the clear, once; only its hash is kept. */
-  async create({ name, role, jurisdiction, datasets, orgs }: CreateKeyParameters): Promise<{ key: string; record: Principal }> {
-    if (!ROLES.includes(role)) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: `role must be one of ${ROLES.join(", ")}; got ${JSON.stringify(role)}` });
-    }
-    if (!name || name.length > 128) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: "name must be 1 to 128 characters" });
-    }
-    if (jurisdiction !== undefined && !isDivision(jurisdiction)) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: `jurisdiction must be a 12-digit division code; got ${JSON.stringify(jurisdiction)}` });
-    }
-    if (role === "regulator" && jurisdiction === undefined) {
-      throw new AppError({ code: "VALIDATION_FAILED", message: "a regulator key needs a jurisdiction" });
-    }
-    if ((datasets !== undefined || orgs !== undefined) && role !== "auditor") {
-      throw new AppError({ code: "VALIDATION_FAILED", message: "only auditor keys are bound to datasets or organisations" });
-    }
-    for (const org of orgs ?? []) {
-      if (!ORG_PATTERN.test(org)) throw new AppError({ code: "VALIDATION_FAILED", message: `not an organisation id: ${JSON.stringify(org)}` });
-    }
-    for (const dataset of datasets ?? []) {
-      if (typeof dataset !== "string" || dataset.length === 0 || dataset.length > 128) {
-        throw new AppError({ code: "VALIDATION_FAILED", message: `not a dataset id: ${JSON.stringify(dataset)}` });
-      }
-    }
-    const id = randomBytes(6).toString("hex");
-    const key = `pl_${id}_${randomBytes(32).toString("base64url")}`;
-    const record: KeyRecord = { id, name, role, jurisdiction, datasets, orgs, hash: hashKey(key), createdAt: new Date().toISOString() };
-    await this.keys.put(id, JSON.stringify(record), SYNCED);
-    this.cache.set(id, record);
-    return { key, record: toPrincipal(record) };
+  async create(parameters: CreateKeyParameters): Promise<{ key: string; record: Principal }> {
+    const [created] = await this.createAll([parameters]);
+    return created!;
+  }
+
+  /**
+   * Creates several keys in one synced write, all or none. `beforeStoring` gets them
+   * in the clear first (to hand them out, e.g. write them to a file): a crash before
+   * the write leaves no key stored whose secret was never handed out.
+   */
+  async createAll(
+    parameters: CreateKeyParameters[],
+    beforeStoring?: (created: { key: string; record: Principal }[]) => void,
+  ): Promise<{ key: string; record: Principal }[]> {
+    const prepared = parameters.map((p) => prepareKey(p));
+    const created = prepared.map(({ key, record }) => ({ key, record: toPrincipal(record) }));
+    beforeStoring?.(created);
+    await this.keys.batch(
+      prepared.map(({ record }) => ({ type: "put" as const, key: record.id, value: JSON.stringify(record) })),
+      SYNCED,
+    );
+    for (const { record } of prepared) this.cache.set(record.id, record);
+    return created;
   }
 
   async revoke(id: string): Promise<Principal> {
@@ -117,6 +110,37 @@ export class KeyStore {
 }
 
 const DUMMY_HASH = "00".repeat(32);
+
+/** Checks the parameters and makes a key and its record (not stored). */
+function prepareKey({ name, role, jurisdiction, datasets, orgs }: CreateKeyParameters): { key: string; record: KeyRecord } {
+  if (!ROLES.includes(role)) {
+    throw new AppError({ code: "VALIDATION_FAILED", message: `role must be one of ${ROLES.join(", ")}; got ${JSON.stringify(role)}` });
+  }
+  if (!name || name.length > 128) {
+    throw new AppError({ code: "VALIDATION_FAILED", message: "name must be 1 to 128 characters" });
+  }
+  if (jurisdiction !== undefined && !isDivision(jurisdiction)) {
+    throw new AppError({ code: "VALIDATION_FAILED", message: `jurisdiction must be a 12-digit division code; got ${JSON.stringify(jurisdiction)}` });
+  }
+  if (role === "regulator" && jurisdiction === undefined) {
+    throw new AppError({ code: "VALIDATION_FAILED", message: "a regulator key needs a jurisdiction" });
+  }
+  if ((datasets !== undefined || orgs !== undefined) && role !== "auditor") {
+    throw new AppError({ code: "VALIDATION_FAILED", message: "only auditor keys are bound to datasets or organisations" });
+  }
+  for (const org of orgs ?? []) {
+    if (!ORG_PATTERN.test(org)) throw new AppError({ code: "VALIDATION_FAILED", message: `not an organisation id: ${JSON.stringify(org)}` });
+  }
+  for (const dataset of datasets ?? []) {
+    if (typeof dataset !== "string" || dataset.length === 0 || dataset.length > 128) {
+      throw new AppError({ code: "VALIDATION_FAILED", message: `not a dataset id: ${JSON.stringify(dataset)}` });
+    }
+  }
+  const id = randomBytes(6).toString("hex");
+  const key = `pl_${id}_${randomBytes(32).toString("base64url")}`;
+  const record: KeyRecord = { id, name, role, jurisdiction, datasets, orgs, hash: hashKey(key), createdAt: new Date().toISOString() };
+  return { key, record };
+}
 
 function hashKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
