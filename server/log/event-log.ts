@@ -44,8 +44,6 @@ interface PreparedBatch {
   outcomes: (() => void)[];
   /** The new idempotency entries. */
   entries: Map<string, IdempotencyEntry>;
-  /** The new records, for `recent` once stored. */
-  records: StoredRecord[];
   /** The log's size once the batch is stored. */
   size: number;
 }
@@ -78,12 +76,6 @@ export class EventLog extends EventEmitter {
   private assigned = 0;
   /** Idempotency entries of the batch being written, until the next batch is written. */
   private unwritten = new Map<string, IdempotencyEntry>();
-  /**
-   * The newest records this process wrote, as objects: the indexer follows the log
-   * closely and would otherwise read back and parse each record it was just given.
-   */
-  private recent: StoredRecord[] = [];
-  private recentFrom = 0;
 
   private constructor(db: Database, options: EventLogOptions) {
     super();
@@ -171,7 +163,6 @@ export class EventLog extends EventEmitter {
     const logOps: { type: "put"; key: string; value: string }[] = [];
     const idemOps: { type: "put"; key: string; value: string }[] = [];
     const outcomes: (() => void)[] = [];
-    const records: StoredRecord[] = [];
     const seenInBatch = new Map<string, IdempotencyEntry>();
     let next = this.assigned;
 
@@ -179,7 +170,6 @@ export class EventLog extends EventEmitter {
       const results: AppendedEvent[] = [];
       const requestOps: typeof logOps = [];
       const requestIdemOps: typeof idemOps = [];
-      const requestRecords: StoredRecord[] = [];
       const requestSeen = new Map<string, IdempotencyEntry>();
       let conflict: AppError | undefined;
       let index = next;
@@ -200,7 +190,6 @@ export class EventLog extends EventEmitter {
         requestSeen.set(key, entry);
         const leaf = envelopeJson(eventJson, { log: this.logId, index, receivedAt, submitter: submission.submitter });
         requestOps.push({ type: "put", key: indexKey(index), value: leaf });
-        requestRecords.push(recordOf({ v: 1, log: this.logId, index, receivedAt, submitter: submission.submitter, event: submission.event }, leaf));
         requestIdemOps.push({ type: "put", key, value: JSON.stringify(entry) });
         results.push({ index, created: true });
         index += 1;
@@ -212,13 +201,12 @@ export class EventLog extends EventEmitter {
       }
       next = index;
       logOps.push(...requestOps);
-      records.push(...requestRecords);
       idemOps.push(...requestIdemOps);
       for (const [key, entry] of requestSeen) seenInBatch.set(key, entry);
       outcomes.push(() => request.resolve(results));
     }
     this.assigned = next;
-    return { requests, logOps, idemOps, outcomes, entries: seenInBatch, records, size: next };
+    return { requests, logOps, idemOps, outcomes, entries: seenInBatch, size: next };
   }
 
   /** Writes a prepared batch (synced), then answers its requests. Resolves to whether it was stored. */
@@ -238,7 +226,6 @@ export class EventLog extends EventEmitter {
         return false;
       }
       this.nextIndex = batch.size;
-      this.remember(batch.records);
     }
     for (const settle of batch.outcomes) settle();
     if (batch.logOps.length > 0) this.emit("appended", this.nextIndex);
@@ -254,26 +241,9 @@ export class EventLog extends EventEmitter {
 
   /** Records [from, to) that are stored, in index order (a gap means a missing record). */
   async read(from: number, to: number): Promise<StoredRecord[]> {
-    const offset = from - this.recentFrom;
-    if (offset >= 0 && to - this.recentFrom <= this.recent.length && from < to) return this.recent.slice(offset, to - this.recentFrom);
     // One call for the whole range: iterating entry by entry costs a promise per record.
     const entries = (await this.records.iterator({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as [string, Uint8Array][];
     return entries.map(([key, value]) => toRecord(parseIndexKey(key), value));
-  }
-
-  /** Keeps the newest records written by this process, up to RECENT_RECORDS, contiguous. */
-  private remember(records: StoredRecord[]): void {
-    if (records.length === 0) return;
-    if (this.recentFrom + this.recent.length !== records[0]!.index) {
-      this.recent = [];
-      this.recentFrom = records[0]!.index;
-    }
-    this.recent.push(...records);
-    const excess = this.recent.length - RECENT_RECORDS;
-    if (excess > 0) {
-      this.recent = this.recent.slice(excess);
-      this.recentFrom += excess;
-    }
   }
 
   /** Leaf bytes of records [from, to), in order; for folding into the tree. */
@@ -287,21 +257,6 @@ export class EventLog extends EventEmitter {
       for (const record of await this.read(start, Math.min(this.nextIndex, start + chunk))) yield record;
     }
   }
-}
-
-/** How many of the newest records `read` serves from memory (about 1.5 KB each). */
-const RECENT_RECORDS = 10_000;
-
-/** A record built from what was written; its bytes are encoded only if asked for. */
-function recordOf(envelope: Envelope, leaf: string): StoredRecord {
-  let bytes: Buffer | undefined;
-  return {
-    index: envelope.index,
-    envelope,
-    get bytes() {
-      return (bytes ??= Buffer.from(leaf, "utf8"));
-    },
-  };
 }
 
 /** Per-call encoding: records are read as bytes (the leaf), decoded once for the envelope. */
