@@ -42,6 +42,7 @@ import {
 } from "./errors";
 import { EMPTY_ROOT, copyBytes } from "./hash";
 import { consistencyRanges, inclusionRanges } from "./proof";
+import { SYNCED_BATCH, UNSYNCED_BATCH } from "../store/batch-options";
 
 // ---------------------------------------------------------------------------
 // Storage interface
@@ -60,17 +61,10 @@ export interface PutOperation extends ByteEncodings {
   value: Uint8Array;
 }
 
-/**
- * Batch options. `sync` is read through the prototype chain (classic-level does), so
- * the object has no own property for abstract-level to copy into every operation: with
- * `{ sync }` as a plain object, a batch cost ~20 µs more per operation (measured).
- */
+/** Batch options: `sync` only (see server/store/batch-options.ts for why it is not a plain `{ sync }`). */
 export interface BatchOptions {
   readonly sync?: boolean;
 }
-
-const SYNCED_BATCH: BatchOptions = Object.freeze(Object.create(Object.freeze({ sync: true })));
-const UNSYNCED_BATCH: BatchOptions = Object.freeze(Object.create(Object.freeze({ sync: false })));
 
 /**
  * What the store needs of its database: a subset of abstract-level's API, so a `level`

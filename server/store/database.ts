@@ -56,11 +56,4 @@ export function parseIndexKey(key: string): number {
  */
 export const SYNCED = { sync: true } as Record<string, unknown>;
 
-/**
- * Options for a synced array batch(). `sync` sits on the prototype: abstract-level
- * copies a batch's own option properties into every operation, which made a synced
- * batch cost ~20 µs more per operation (measured; classic-level 3, abstract-level 3),
- * while classic-level reads `sync` through the prototype chain. Only for batch():
- * put() and del() clone their options and would drop it.
- */
-export const SYNCED_BATCH = Object.freeze(Object.create(Object.freeze({ sync: true }))) as Record<string, unknown>;
+export { SYNCED_BATCH } from "./batch-options";
