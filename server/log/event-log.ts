@@ -250,13 +250,6 @@ export class EventLog extends EventEmitter {
   async readLeaves(from: number, to: number): Promise<Uint8Array[]> {
     return (await this.records.values({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as Uint8Array[];
   }
-
-  /** Every record from `from` on, in index order; for audits and index rebuilds. */
-  async *scan(from = 0, chunk = 5_000): AsyncGenerator<StoredRecord> {
-    for (let start = from; start < this.nextIndex; start += chunk) {
-      for (const record of await this.read(start, Math.min(this.nextIndex, start + chunk))) yield record;
-    }
-  }
 }
 
 /** Per-call encoding: records are read as bytes (the leaf), decoded once for the envelope. */

@@ -115,17 +115,11 @@ export class EventIndexer {
   private async rebuildPostings(): Promise<void> {
     this.logger.warn({ records: this.indexed }, "rebuilding the posting lists in the block layout; queries wait for it");
     await this.index.beginPostingRebuild();
-    let batch: StoredRecord["envelope"][] = [];
-    for await (const record of this.log.scan(0)) {
-      if (record.index >= this.indexed) break;
-      batch.push(record.envelope);
-      if (batch.length === CHUNK) {
-        await this.index.writePostings(batch);
-        batch = [];
-        if (record.index % (20 * CHUNK) === CHUNK - 1) this.logger.warn({ rebuilt: record.index + 1, of: this.indexed }, "rebuilding posting lists");
-      }
+    for (let from = 0; from < this.indexed; from += CHUNK) {
+      const records = await this.log.read(from, Math.min(this.indexed, from + CHUNK));
+      await this.index.writePostings(records.map((r) => r.envelope));
+      if ((from / CHUNK) % 20 === 19) this.logger.warn({ rebuilt: from + records.length, of: this.indexed }, "rebuilding posting lists");
     }
-    if (batch.length > 0) await this.index.writePostings(batch);
     await this.index.endPostingRebuild();
     this.logger.warn({ records: this.indexed }, "posting lists rebuilt");
   }

@@ -49,7 +49,7 @@ export async function readDataDir(dataDir: string, rootsAt: number[] = []): Prom
     const logId = meta === undefined ? undefined : (JSON.parse(meta) as { logId: string }).logId;
     const log = await EventLog.open(db, { logId: logId ?? "" });
     const records: DiskRecord[] = [];
-    for await (const record of log.scan()) records.push({ index: record.index, bytes: Buffer.from(record.bytes), envelope: record.envelope });
+    for (const record of await log.read(0, log.size)) records.push({ index: record.index, bytes: Buffer.from(record.bytes), envelope: record.envelope });
     const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
     const checkpointStore = new CheckpointStore(db);
     const checkpoints = (await checkpointStore.list({ limit: 1_000_000 })).reverse();
