@@ -19,12 +19,12 @@ export function refuseNonJsonBody(headers: IncomingHttpHeaders): void {
   }
 }
 
-// What Express's `req.is("application/json")` (type-is) answers for a request with a body: the
-// media type, up to the first `;` and without blanks around it, is application/json in any case.
-// (Node decodes header values as latin1, whose non-ASCII letters never fold to ASCII ones.)
 // The charset parameter, blanks around "=" and quotes allowed (as the body parser reads it).
 const CHARSET = /;\s*charset\s*=\s*"?([^;\s"]*)/i;
 
+// What Express's `req.is("application/json")` (type-is) answers for a request with a body: the
+// media type, up to the first `;` and without blanks around it, is application/json in any case.
+// (Node decodes header values as latin1, whose non-ASCII letters never fold to ASCII ones.)
 const JSON_MEDIA_TYPE = /^[ \t]*application\/json[ \t]*(?:;|$)/i;
 
 /** Middleware before the JSON body parser. */

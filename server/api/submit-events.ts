@@ -1,4 +1,5 @@
 import { AppError } from "../errors";
+import { MAX_EVENTS_PER_REQUEST } from "../domain/event-schema";
 import type { Principal } from "../auth/key-store";
 import type { LedgerService } from "../ledger-service";
 
@@ -19,7 +20,7 @@ export async function submitEvents(ledger: LedgerService, principal: Principal, 
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw badRequest(`unknown field${unknown.length > 1 ? "s" : ""} beside events: ${unknown.join(", ")}`);
     if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
-    if (events.length > 1000) throw badRequest(`at most 1000 events per request; got ${events.length}`);
+    if (events.length > MAX_EVENTS_PER_REQUEST) throw badRequest(`at most ${MAX_EVENTS_PER_REQUEST} events per request; got ${events.length}`);
     const results = await ledger.submit(principal, events, (i) => `events[${i}]`);
     return { status: results.some((r) => r.created) ? 201 : 200, body: { events: results } };
   }

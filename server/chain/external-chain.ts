@@ -24,8 +24,6 @@ export interface ExternalChain {
   provider: JsonRpcProvider;
   wallet: Wallet;
   chainId: number;
-  /** False when the chain did not answer at start (nothing could be checked). */
-  checked: boolean;
 }
 
 /** A configuration the chain contradicts: never worth starting with. */
@@ -49,7 +47,7 @@ export async function connectExternalChain(settings: ExternalChainSettings, warn
     }
     warn(`the chain at ${rpcUrl} does not answer (${(error as Error).message}): starting anyway; events are accepted and anchoring retries until it answers`);
     const provider = connectProvider(rpcUrl, { chainId });
-    return { provider, wallet: new Wallet(anchorPrivateKey, provider), chainId, checked: false };
+    return { provider, wallet: new Wallet(anchorPrivateKey, provider), chainId };
   }
 
   const provider = connectProvider(rpcUrl, { chainId });
@@ -60,7 +58,7 @@ export async function connectExternalChain(settings: ExternalChainSettings, warn
     provider.destroy();
     throw error;
   }
-  return { provider, wallet, chainId, checked: true };
+  return { provider, wallet, chainId };
 }
 
 /** eth_chainId with a deadline (ethers' own network detection retries forever). */
