@@ -14,6 +14,7 @@ import path from "node:path";
 import canonicalize from "canonicalize";
 import { loadConfig } from "../../server/config";
 import { startGateway, type Gateway } from "../../server/gateway";
+import type { Logger } from "pino";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const LEDGER_BIN = path.join(ROOT, "bin", "ledger.js");
@@ -58,12 +59,13 @@ export interface TestGateway {
 
 /**
  * Starts a gateway on `dataDir` (a new temp dir if omitted) with fast-anchoring
- * test settings; `env` overrides any setting (as environment variables).
+ * test settings; `env` overrides any setting (as environment variables); `logger`
+ * replaces the silent one.
  */
-export async function startTestGateway(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestGateway> {
+export async function startTestGateway(options: { dataDir?: string; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestGateway> {
   const dataDir = options.dataDir ?? makeTempDir();
   const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", ...FAST_ANCHORING, ...options.env });
-  const gateway = await startGateway(config, { onProgress: () => undefined });
+  const gateway = await startGateway(config, { onProgress: () => undefined, ...(options.logger ? { logger: options.logger } : {}) });
   const keys = readDemoKeys(dataDir);
   let stopped = false;
   return {

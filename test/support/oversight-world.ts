@@ -15,13 +15,10 @@ import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import pino from "pino";
-import { loadConfig } from "../../server/config";
-import { startGateway } from "../../server/gateway";
 import {
-  FAST_ANCHORING,
   makeTempDir,
-  readDemoKeys,
   request,
+  startTestGateway,
   type ApiResponse,
   type RequestOptions,
   type TestEvent,
@@ -331,7 +328,7 @@ export interface OversightGateway extends TestGateway {
 }
 
 /**
- * A real gateway as the brief asks: `startGateway(loadConfig({...}))` on `dataDir`
+ * A real gateway as the brief asks (startTestGateway: `startGateway(loadConfig({...}))`) on `dataDir`
  * (a new temp dir if omitted), PORT 0, CHAIN_PORT 0, fast anchoring unless
  * overridden by `env`. With `logFile`, the gateway logs at trace level to that
  * file (so tests can check what was logged). With `record`, every answer's text is
@@ -340,33 +337,21 @@ export interface OversightGateway extends TestGateway {
 export async function startOversightGateway(
   options: { dataDir?: string; env?: Record<string, string>; logFile?: string; record?: boolean } = {},
 ): Promise<OversightGateway> {
-  const dataDir = options.dataDir ?? makeTempDir("oversight-");
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", CHAIN_PORT: "0", LOG_LEVEL: "silent", ...FAST_ANCHORING, ...options.env });
   if (options.logFile) mkdirSync(path.dirname(options.logFile), { recursive: true });
   const logger = options.logFile ? pino({ level: "trace" }, pino.destination({ dest: options.logFile, sync: true, append: true })) : undefined;
-  const gateway = await startGateway(config, { onProgress: () => undefined, ...(logger ? { logger } : {}) });
-  const keys = readDemoKeys(dataDir);
+  const base = await startTestGateway({ dataDir: options.dataDir ?? makeTempDir("oversight-"), env: { CHAIN_PORT: "0", ...options.env }, logger });
   const answers: string[] = [];
-  let stopped = false;
   return {
-    gateway,
-    dataDir,
-    url: gateway.url,
-    keys,
+    ...base,
     answers,
     api: async (method: string, route: string, requestOptions?: RequestOptions) => {
-      const response = await requestRetryingReset(gateway.url, method, route, requestOptions);
+      const response = await requestRetryingReset(base.url, method, route, requestOptions);
       if (options.record) answers.push(response.text);
       return response;
     },
     createKey: async (params) => {
-      const made = await gateway.keys.create(params as never);
+      const made = await base.gateway.keys.create(params as never);
       return { key: made.key, id: made.record.id };
-    },
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await gateway.stop();
     },
   };
 }
