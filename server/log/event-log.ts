@@ -36,10 +36,28 @@ interface IdempotencyEntry {
   fp: string;
 }
 
+/** An operation of the log's batch, on one of its two sublevels. */
+interface PutOp {
+  type: "put";
+  sublevel: LogSublevel;
+  key: string;
+  value: string;
+}
+
+type LogSublevel = ReturnType<typeof logSublevels>["records"];
+
+/** The log's two sublevels: records by index, and the idempotency index. */
+function logSublevels(db: Database) {
+  return {
+    records: db.sublevel<string, string>("log", { valueEncoding: "utf8" }),
+    idempotency: db.sublevel<string, string>("idem", { valueEncoding: "utf8" }),
+  };
+}
+
 interface PreparedBatch {
   requests: QueuedAppend[];
-  logOps: { type: "put"; key: string; value: string }[];
-  idemOps: { type: "put"; key: string; value: string }[];
+  logOps: PutOp[];
+  idemOps: PutOp[];
   /** Answers each request (resolve or reject), once the batch is stored. */
   outcomes: (() => void)[];
   /** The new idempotency entries. */
@@ -63,8 +81,8 @@ export interface EventLogOptions {
 }
 
 export class EventLog extends EventEmitter {
-  private readonly records;
-  private readonly idempotency;
+  private readonly records: LogSublevel;
+  private readonly idempotency: LogSublevel;
   private readonly logId: string;
   private readonly now: () => Date;
   private readonly sync: boolean;
@@ -79,8 +97,7 @@ export class EventLog extends EventEmitter {
 
   private constructor(db: Database, options: EventLogOptions) {
     super();
-    this.records = db.sublevel<string, string>("log", { valueEncoding: "utf8" });
-    this.idempotency = db.sublevel<string, string>("idem", { valueEncoding: "utf8" });
+    ({ records: this.records, idempotency: this.idempotency } = logSublevels(db));
     this.logId = options.logId;
     this.now = options.now ?? (() => new Date());
     this.sync = options.sync ?? true;
@@ -160,8 +177,8 @@ export class EventLog extends EventEmitter {
     keys.forEach((key, i) => stored[i] !== undefined && storedByKey.set(key, JSON.parse(stored[i]!)));
 
     const receivedAt = this.now().toISOString();
-    const logOps: { type: "put"; key: string; value: string }[] = [];
-    const idemOps: { type: "put"; key: string; value: string }[] = [];
+    const logOps: PutOp[] = [];
+    const idemOps: PutOp[] = [];
     const outcomes: (() => void)[] = [];
     const seenInBatch = new Map<string, IdempotencyEntry>();
     let next = this.assigned;
@@ -189,8 +206,8 @@ export class EventLog extends EventEmitter {
         const entry = { index, fp };
         requestSeen.set(key, entry);
         const leaf = envelopeJson(eventJson, { log: this.logId, index, receivedAt, submitter: submission.submitter });
-        requestOps.push({ type: "put", key: indexKey(index), value: leaf });
-        requestIdemOps.push({ type: "put", key, value: JSON.stringify(entry) });
+        requestOps.push({ type: "put", sublevel: this.records, key: indexKey(index), value: leaf });
+        requestIdemOps.push({ type: "put", sublevel: this.idempotency, key, value: JSON.stringify(entry) });
         results.push({ index, created: true });
         index += 1;
       }
@@ -214,13 +231,7 @@ export class EventLog extends EventEmitter {
     this.unwritten = batch.entries;
     if (batch.logOps.length > 0) {
       try {
-        await this.records.db.batch(
-          [
-            ...batch.logOps.map((op) => ({ ...op, sublevel: this.records })),
-            ...batch.idemOps.map((op) => ({ ...op, sublevel: this.idempotency })),
-          ],
-          this.sync ? SYNCED_BATCH : {},
-        );
+        await this.records.db.batch(batch.logOps.concat(batch.idemOps), this.sync ? SYNCED_BATCH : {});
       } catch (error) {
         for (const request of batch.requests) request.reject(error);
         return false;
