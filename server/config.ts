@@ -30,6 +30,7 @@ const envSchema = z
     ANCHOR_POLL_MS: positiveInt.default(500),
     ANCHOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
     INGEST_MAX_BACKLOG: positiveInt.default(200_000),
+    DERIVED_MAX_DEFER_MS: z.coerce.number().int().min(0).default(5_000),
     BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
     RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
     RATE_LIMIT_BURST: positiveInt.default(2000),
@@ -68,6 +69,11 @@ export interface Config {
   bodyLimitBytes: number;
   /** Events acknowledged but not yet indexed and folded, beyond which ingest answers 503. */
   ingestMaxBacklog: number;
+  /**
+   * Longest time indexing and folding make way for a busy ingest (0: never). They also stop
+   * waiting at half of ingestMaxBacklog behind (server/log/ingest-priority.ts).
+   */
+  derivedMaxDeferMs: number;
   rateLimit: { ratePerSecond: number; burst: number };
   /** Organisation registry (JSON or CSV) loaded at boot, when set. */
   orgsFile?: string;
@@ -115,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anchorMaxBackoffMs: e.ANCHOR_MAX_BACKOFF_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     ingestMaxBacklog: e.INGEST_MAX_BACKLOG,
+    derivedMaxDeferMs: e.DERIVED_MAX_DEFER_MS,
     rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),

@@ -11,6 +11,7 @@ import { loadOrCreateSecret } from "./store/secrets";
 import { KeyStore } from "./auth/key-store";
 import { createDemoKeysOnFirstStart } from "./auth/demo-keys";
 import { EventLog } from "./log/event-log";
+import { IngestPriority } from "./log/ingest-priority";
 import { MerkleTreeStore } from "./merkle";
 import { Anchorer } from "./anchor/anchorer";
 import { startEmbeddedChain } from "./chain/embedded-chain";
@@ -92,6 +93,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     });
     cleanups.push(() => audits.stop());
 
+    // Acknowledging comes first: indexing and folding wait while submissions stream in, within bounds.
+    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const anchorer = new Anchorer({
       db,
       log,
@@ -107,13 +110,14 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       pollMs: config.anchorPollMs,
       maxBackoffMs: config.anchorMaxBackoffMs,
       logger: logger.child({ module: "anchorer" }),
+      turns: priority.consumer(),
     });
     const alerts = await startAlerts({ db, policyFile: config.policyFile, policyPollMs: config.policyPollMs, logger, anchorer });
     cleanups.push(() => alerts.stop());
     if (config.policyFile) progress(`negative list and thresholds from ${config.policyFile} (reloaded on change)`);
 
     const index = new EventIndex(db);
-    const indexer = new EventIndexer(log, index, [alerts.observer], logger.child({ module: "indexer" }));
+    const indexer = new EventIndexer(log, index, [alerts.observer], logger.child({ module: "indexer" }), undefined, priority.consumer());
     await indexer.start();
     cleanups.push(() => indexer.stop());
     await anchorer.start();
@@ -130,6 +134,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       indexer,
       orgs,
       maxBacklog: config.ingestMaxBacklog,
+      priority,
     });
     let accepting = true;
     const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { AppError, validationFailed } from "./errors";
 import { toHex } from "./hex";
 import type { AppendedEvent, EventLog, StoredRecord } from "./log/event-log";
+import type { IngestPriority } from "./log/ingest-priority";
 import { hashLeaf, type MerkleTreeStore } from "./merkle";
 import type { Receipt } from "./receipts/receipt";
 import { verifyReceipt, type LedgerReader, type VerifiedReceipt } from "./receipts/verify-receipt";
@@ -42,6 +43,8 @@ export interface LedgerServiceParameters {
   orgs: OrgRegistry;
   /** Most events that may wait to be indexed and folded before ingest answers 503. */
   maxBacklog: number;
+  /** Tells derived work when submissions are under way (server/log/ingest-priority.ts). */
+  priority?: IngestPriority;
 }
 
 /** One line of a citizen's access report. */
@@ -76,7 +79,12 @@ export class LedgerService {
    * Validates every event first and stores none unless all are valid and the
    * submitter may record them; resolves once they are durably written.
    */
-  async submit(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
+  submit(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
+    const submit = () => this.validateAndAppend(principal, events, pathPrefix);
+    return this.p.priority ? this.p.priority.submission(submit) : submit();
+  }
+
+  private async validateAndAppend(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
     requireRole(principal, "submitter");
     // Backpressure: acknowledging faster than the indexer and the tree keep up would grow
     // the backlog (and memory, and the time to a receipt) without bound.

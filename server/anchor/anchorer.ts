@@ -3,6 +3,7 @@ import { Contract, Interface, keccak256, Transaction, type JsonRpcProvider, type
 import type { Logger } from "pino";
 import { foldLogIntoTree } from "../tree/tree-folder";
 import type { EventLog } from "../log/event-log";
+import type { DerivedWorkTurns } from "../log/ingest-priority";
 import type { MerkleTreeStore } from "../merkle";
 import type { Database } from "../store/database";
 import { CheckpointStore, type Checkpoint, type InflightAnchor } from "./checkpoint-store";
@@ -62,6 +63,8 @@ export interface AnchorerParameters {
   maxBackoffMs: number;
   logger: Logger;
   now?: () => number;
+  /** Makes way for ingest while folding (server/log/ingest-priority.ts); without it, folding never waits. */
+  turns?: DerivedWorkTurns;
 }
 
 export class Anchorer extends EventEmitter {
@@ -138,9 +141,16 @@ export class Anchorer extends EventEmitter {
 
   /** Runs one pass now, queued behind any pass in progress (tests use it to avoid waiting a poll interval). */
   runOnce(): Promise<void> {
+    return this.pass();
+  }
+
+  /** One pass: fold the log into the tree, then anchor, confirm or wait. `turns`: make way for ingest while folding. */
+  private pass(turns?: DerivedWorkTurns): Promise<void> {
     // One pass at a time: two concurrent folds would both read tree.size and append the same leaves twice.
     const pass = this.passes.then(async () => {
-      await foldLogIntoTree(this.p.log, this.p.tree);
+      const { log, tree } = this.p;
+      await foldLogIntoTree(log, tree, turns && (() => turns.take(() => log.size - tree.size, () => !this.running)));
+      if (tree.size >= log.size) turns?.caughtUp();
       await this.step();
     });
     this.passes = pass.catch(() => undefined);
@@ -151,7 +161,7 @@ export class Anchorer extends EventEmitter {
     while (this.running) {
       let delay = this.p.pollMs;
       try {
-        await this.runOnce();
+        await this.pass(this.p.turns);
         this.backoffMs = 0;
         if (this.currentState === "chain-unreachable" || this.currentState === "rejected") this.currentState = "idle";
       } catch (error) {

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { EventLog, StoredRecord } from "../log/event-log";
+import type { DerivedWorkTurns } from "../log/ingest-priority";
 import type { EventIndex } from "./event-index";
 import type { BatchOp, IndexObserver } from "./index-observer";
 import { WakeableSleep } from "../util/wakeable-sleep";
@@ -29,6 +30,8 @@ export class EventIndexer {
     private readonly observers: IndexObserver[],
     private readonly logger: Logger,
     private readonly idleMs = 1_000,
+    /** Makes way for ingest (server/log/ingest-priority.ts); without it, indexing never waits. */
+    private readonly turns?: DerivedWorkTurns,
   ) {}
 
   /** Records indexed so far; queries see exactly these. */
@@ -68,8 +71,11 @@ export class EventIndexer {
           // Under a stream of small appends, gather a few before indexing: each batch has a
           // fixed cost (reads, one LevelDB write), so fewer, larger batches keep up better.
           if (this.log.size - this.indexed < CHUNK && this.waiters.length === 0) await delay(GATHER_MS);
+          // A reader waiting for its own writes does not wait for ingest to pause.
+          if (this.waiters.length === 0) await this.turns?.take(() => this.log.size - this.indexed, () => !this.running);
           await this.indexChunk();
         }
+        this.turns?.caughtUp();
         this.lastError = undefined;
       } catch (error) {
         this.lastError = (error as Error).message;

@@ -1,0 +1,133 @@
+/**
+ * Derived work makes way for ingest, within bounds (server/log/ingest-priority.ts):
+ * it runs at once while ingest is quiet, waits while submissions stream in, stops
+ * waiting at the lag bound or after the longest deferral, and then catches up
+ * without waiting between chunks. The clock is injected; the waits are real but short.
+ */
+import { expect } from "chai";
+import { IngestPriority } from "../../server/log/ingest-priority";
+
+class Clock {
+  ms = 1_000;
+  readonly now = () => this.ms;
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+/** Whether `promise` settled within a few real polls (the clock does not move meanwhile). */
+async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(() => (settled = true));
+  for (let i = 0; i < 3 && !settled; i++) await tick();
+  return settled;
+}
+
+/** A submission that stays under way until `end()` is called. */
+function openSubmission(priority: IngestPriority): { end: () => Promise<void> } {
+  let finish!: () => void;
+  const done = priority.submission(() => new Promise<void>((resolve) => (finish = resolve)));
+  return {
+    end: async () => {
+      finish();
+      await done;
+    },
+  };
+}
+
+describe("IngestPriority: derived work makes way for ingest", function () {
+  it("runs derived work at once when no submission is under way or recent", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    expect(priority.busy).to.equal(false);
+    expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
+  });
+
+  it("waits while a submission is under way, and until ingest has been quiet for quietMs after it", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const submission = openSubmission(priority);
+    expect(priority.busy).to.equal(true);
+    const turn = priority.consumer().take(() => 10, () => false);
+    expect(await settlesSoon(turn)).to.equal(false);
+
+    await submission.end();
+    clock.ms += 49;
+    expect(await settlesSoon(turn)).to.equal(false, "quiet for 49 ms only");
+    clock.ms += 1;
+    expect(await settlesSoon(turn)).to.equal(true);
+  });
+
+  it("counts a failed submission as ended, and passes its error on", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    let caught: unknown;
+    await priority.submission(() => Promise.reject(new Error("invalid event"))).catch((error) => (caught = error));
+    expect((caught as Error).message).to.equal("invalid event");
+    clock.ms += 50;
+    expect(priority.busy).to.equal(false);
+  });
+
+  it("does not wait at all when the consumer is maxLag or more behind", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    openSubmission(priority);
+    let lag = 999;
+    const turn = priority.consumer().take(() => lag, () => false);
+    expect(await settlesSoon(turn)).to.equal(false);
+    lag = 1_000;
+    expect(await settlesSoon(turn)).to.equal(true);
+  });
+
+  it("stops waiting after maxDeferMs of busy ingest, then catches up without waiting until told it has", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    openSubmission(priority); // never ends: ingest stays busy
+    const turns = priority.consumer();
+    const first = turns.take(() => 10, () => false);
+    clock.ms += 4_999;
+    expect(await settlesSoon(first)).to.equal(false);
+    clock.ms += 1;
+    expect(await settlesSoon(first)).to.equal(true);
+
+    // Catching up: every chunk runs at once, however busy ingest is.
+    expect(await settlesSoon(turns.take(() => 10, () => false))).to.equal(true);
+    expect(await settlesSoon(turns.take(() => 10, () => false))).to.equal(true);
+
+    // Caught up: the next chunk waits its turn again, for a full deferral.
+    turns.caughtUp();
+    const next = turns.take(() => 10, () => false);
+    clock.ms += 4_000;
+    expect(await settlesSoon(next)).to.equal(false);
+    clock.ms += 1_000;
+    expect(await settlesSoon(next)).to.equal(true);
+  });
+
+  it("each consumer keeps its own turns: one catching up does not let another skip its wait", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    openSubmission(priority);
+    const indexer = priority.consumer();
+    const folder = priority.consumer();
+    const indexerTurn = indexer.take(() => 1_000, () => false); // at the lag bound
+    expect(await settlesSoon(indexerTurn)).to.equal(true);
+    expect(await settlesSoon(folder.take(() => 10, () => false))).to.equal(false);
+  });
+
+  it("ends the wait when the consumer is stopping", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    openSubmission(priority);
+    let stopping = false;
+    const turn = priority.consumer().take(() => 10, () => stopping);
+    expect(await settlesSoon(turn)).to.equal(false);
+    stopping = true;
+    expect(await settlesSoon(turn)).to.equal(true);
+  });
+
+  it("with maxDeferMs 0 never waits (DERIVED_MAX_DEFER_MS=0)", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 0, maxLag: 1_000, now: clock.now });
+    openSubmission(priority);
+    expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
+  });
+});
