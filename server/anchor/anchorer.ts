@@ -87,10 +87,13 @@ export class Anchorer extends EventEmitter {
   private vanishedReported?: string;
   /** Tail of the queue of passes (runOnce); never rejects. */
   private passes: Promise<void> = Promise.resolve();
-  // Appends wake the loop only once a full batch waits; smaller ones are folded and
-  // anchored on the next poll, which keeps RPC calls off the hot ingest path.
+  /** The log's size when the latest pass began. */
+  private logSizeAtPass = 0;
+  // Appends wake the loop only once a full batch has arrived since the latest pass began;
+  // smaller ones are folded and anchored on the next poll. Waking whenever a full batch
+  // merely *waits* made every small commit of a backlog start a pass with its RPC calls.
   private readonly onAppended = () => {
-    if (this.p.log.size - this.p.tree.size >= this.p.maxEvents || this.p.log.size - this.anchoredSize >= this.p.maxEvents) this.pause.wake();
+    if (this.p.log.size - this.logSizeAtPass >= this.p.maxEvents) this.pause.wake();
   };
 
   constructor(parameters: AnchorerParameters) {
@@ -149,6 +152,7 @@ export class Anchorer extends EventEmitter {
     // One pass at a time: two concurrent folds would both read tree.size and append the same leaves twice.
     const pass = this.passes.then(async () => {
       const { log, tree } = this.p;
+      this.logSizeAtPass = log.size;
       await foldLogIntoTree(log, tree, turns && (() => turns.take(() => log.size - tree.size, () => !this.running)));
       if (tree.size >= log.size) turns?.caughtUp();
       await this.step();
