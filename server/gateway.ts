@@ -12,6 +12,7 @@ import { KeyStore } from "./auth/key-store";
 import { createDemoKeysOnFirstStart } from "./auth/demo-keys";
 import { EventLog } from "./log/event-log";
 import { IngestPriority } from "./log/ingest-priority";
+import { PreparationPool } from "./ingest/preparation-pool";
 import { MerkleTreeStore } from "./merkle";
 import { Anchorer } from "./anchor/anchorer";
 import { startEmbeddedChain } from "./chain/embedded-chain";
@@ -42,6 +43,8 @@ export interface Gateway {
   tree: MerkleTreeStore;
   anchorer: Anchorer;
   indexer: EventIndexer;
+  /** Prepares large batches on a worker thread. */
+  preparation: PreparationPool;
   orgs: OrgRegistry;
   alerts: Alerts;
   audits: AuditJobs;
@@ -123,6 +126,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     await anchorer.start();
     cleanups.push(() => anchorer.stop());
 
+    const preparation = new PreparationPool({ subjectSecret, minBytes: config.ingestWorkerMinBytes, logger: logger.child({ module: "ingest" }) });
+    cleanups.push(() => preparation.close());
     const ledger = new LedgerService({
       log,
       tree,
@@ -135,6 +140,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
       maxBacklog: config.ingestMaxBacklog,
       priority,
+      preparation,
     });
     let accepting = true;
     const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
@@ -154,6 +160,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       tree,
       anchorer,
       indexer,
+      preparation,
       orgs,
       alerts,
       audits,

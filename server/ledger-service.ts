@@ -8,6 +8,7 @@ import { AppError, validationFailed } from "./errors";
 import { toHex } from "./hex";
 import type { AppendedEvent, EventLog, StoredRecord } from "./log/event-log";
 import type { IngestPriority } from "./log/ingest-priority";
+import type { PreparationPool } from "./ingest/preparation-pool";
 import { hashLeaf, type MerkleTreeStore } from "./merkle";
 import type { Receipt } from "./receipts/receipt";
 import { verifyReceipt, type LedgerReader, type VerifiedReceipt } from "./receipts/verify-receipt";
@@ -45,6 +46,8 @@ export interface LedgerServiceParameters {
   maxBacklog: number;
   /** Tells derived work when submissions are under way (server/log/ingest-priority.ts). */
   priority?: IngestPriority;
+  /** Prepares large batches on a worker thread (server/ingest/preparation-pool.ts). */
+  preparation?: PreparationPool;
 }
 
 /** One line of a citizen's access report. */
@@ -80,18 +83,49 @@ export class LedgerService {
    * submitter may record them; resolves once they are durably written.
    */
   submit(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
-    const submit = () => this.validateAndAppend(principal, events, pathPrefix);
+    return this.asSubmission(() => this.validateAndAppend(principal, events, pathPrefix));
+  }
+
+  /** Whether a batch body of this many bytes may be given to submitBatchBody (a worker is free to prepare it). */
+  takesBatchBody(byteLength: number): boolean {
+    return this.p.preparation?.wouldTake(byteLength) ?? false;
+  }
+
+  /**
+   * The same as `submit` for the body `{ "events": [...] }` as UTF-8 bytes, prepared on a
+   * worker thread — or undefined, having stored nothing, when the body is not a batch of
+   * valid events this key may submit: the caller then parses it and calls `submit`,
+   * which reports the problem. Every outcome it does decide (stored, or refused for the
+   * key's role or the backlog) is the one `submit` would reach.
+   */
+  submitBatchBody(principal: Principal, body: Uint8Array): Promise<AppendedEvent[] | undefined> {
+    return this.asSubmission(async () => {
+      // Not the key's role: `submit` refuses it, after the checks of the body that come first.
+      if (principal.role !== "submitter" || !this.p.preparation) return undefined;
+      const prepared = await this.p.preparation.prepare(body);
+      if (!prepared) return undefined;
+      this.refuseWhenBacklogged();
+      // A foreign jurisdiction: `submit` names the first offending event.
+      if (!prepared.every((event) => canSubmitFor(principal, event.org))) return undefined;
+      return this.p.log.append(prepared.map(({ requestId, eventJson, fp }) => ({ submitter: principal.id, requestId, eventJson, fp })));
+    });
+  }
+
+  private asSubmission<T>(submit: () => Promise<T>): Promise<T> {
     return this.p.priority ? this.p.priority.submission(submit) : submit();
   }
 
-  private async validateAndAppend(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
-    requireRole(principal, "submitter");
-    // Backpressure: acknowledging faster than the indexer and the tree keep up would grow
-    // the backlog (and memory, and the time to a receipt) without bound.
+  /** Backpressure: acknowledging faster than the indexer and the tree keep up would grow the backlog (and memory, and the time to a receipt) without bound. */
+  private refuseWhenBacklogged(): void {
     const backlog = this.p.log.size - Math.min(this.p.indexer.size, this.p.tree.size);
     if (backlog > this.p.maxBacklog) {
       throw new AppError({ code: "OVERLOADED", message: `${backlog} events are still being indexed and folded into the tree; retry shortly` });
     }
+  }
+
+  private async validateAndAppend(principal: Principal, events: unknown[], pathPrefix: (i: number) => string): Promise<AppendedEvent[]> {
+    requireRole(principal, "submitter");
+    this.refuseWhenBacklogged();
     const problems: FieldProblem[] = [];
     const valid: ProvenanceEvent[] = [];
     events.forEach((raw, i) => {

@@ -13,7 +13,7 @@ import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
 import { rateLimitPerKey, tokenBuckets } from "./rate-limit";
-import { requireTextJson } from "./json-input";
+import { keepBodyBytesWhen, requireTextJson } from "./json-input";
 import { requireJsonBody } from "./json-content-type";
 import { requestLog } from "./request-log";
 import { submitEvents } from "./submit-events";
@@ -50,6 +50,8 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true });
+  // The ingest path's: the same, but a large batch is kept as bytes for a worker thread (LedgerService.submitBatchBody).
+  const parseOrKeepJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: keepBodyBytesWhen((n) => ledger.takesBatchBody?.(n) ?? false) });
   const buckets = tokenBuckets(rateLimit);
 
   const app = express();
@@ -186,7 +188,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   app.use((req, _res, next) => next(new AppError({ code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` })));
   app.use(errorHandler(logger));
 
-  const ingest = ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, logger });
+  const ingest = ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, parseOrKeepJson, logger });
   return (req, res) => (req.method === "POST" && pathOf(req.url) === INGEST_PATH ? ingest(req, res) : app(req, res));
 }
 

@@ -1,14 +1,15 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { KeyStore, Principal } from "../auth/key-store";
 import type { LedgerService } from "../ledger-service";
 import { principalFromAuthorization } from "./authenticate";
 import { errorAnswer } from "./error-handler";
 import { refuseNonJsonBody } from "./json-content-type";
-import { refuseNonText } from "./json-input";
+import { BodyBytesKept, bodyBytesOf, refuseNonText } from "./json-input";
 import { takeToken, type TokenBuckets } from "./rate-limit";
 import { logWhenAnswered } from "./request-log";
-import { submitEvents } from "./submit-events";
+import { batchAnswer, submitEvents } from "./submit-events";
 
 /**
  * POST /v1/events on plain node:http: Express's router and its request and
@@ -16,7 +17,10 @@ import { submitEvents } from "./submit-events";
  * The steps are those of the Express chain for this route, in its order —
  * security headers, request log, key, rate limit, content type, body parser,
  * text rules, route — and each is the very function that chain calls, so the two
- * answer alike, errors included (one `errorAnswer` for both).
+ * answer alike, errors included (one `errorAnswer` for both). One step more: a
+ * large batch is not parsed here but handed, as bytes, to the worker thread that
+ * prepares batches (LedgerService.submitBatchBody); only if that cannot store it
+ * are the bytes parsed here, by the same parser, and the chain goes on as usual.
  */
 
 /** A Connect-style middleware on plain node objects, as `helmet()` and `express.json()` are. */
@@ -31,12 +35,14 @@ export interface IngestRouteParameters {
   securityHeaders: NodeMiddleware;
   /** The app's `express.json()`: the same limit, charset and encoding rules, and errors. */
   parseJson: NodeMiddleware;
+  /** `parseJson` keeping a large batch's bytes unparsed instead (keepBodyBytesWhen). */
+  parseOrKeepJson: NodeMiddleware;
   logger: Logger;
 }
 
 export const INGEST_PATH = "/v1/events";
 
-export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, logger }: IngestRouteParameters): (req: IncomingMessage, res: ServerResponse) => void {
+export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, parseOrKeepJson, logger }: IngestRouteParameters): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     let principal: Principal | undefined;
     const handle = async () => {
@@ -45,7 +51,21 @@ export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson,
       principal = principalFromAuthorization(keys, req.headers.authorization);
       takeToken(buckets, principal.id, res);
       refuseNonJsonBody(req.headers);
-      await run(parseJson, req, res);
+      try {
+        await run(parseOrKeepJson, req, res);
+      } catch (error) {
+        if (!(error instanceof BodyBytesKept)) throw error;
+        // A large batch: prepared on the worker thread, unless it is not all valid or not this
+        // key's to submit, and then parsed here after all, with the parser's own answers to bad JSON.
+        const bytes = bodyBytesOf(req)!;
+        const results = await ledger.submitBatchBody(principal, bytes);
+        if (results) {
+          const answer = batchAnswer(results);
+          sendJson(res, answer.status, answer.body);
+          return;
+        }
+        await parseKeptBytes(parseJson, req, res, bytes);
+      }
       const body = (req as { body?: unknown }).body;
       refuseNonText(body);
       const answer = await submitEvents(ledger, principal, body);
@@ -56,6 +76,20 @@ export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson,
       if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
     });
   };
+}
+
+/**
+ * Parses bytes kept by keepBodyBytesWhen with `parseJson` itself — fed to it as the
+ * request it would have read (already decompressed) — so that every outcome, errors
+ * included, is the parser's own; sets `req.body`.
+ */
+async function parseKeptBytes(parseJson: NodeMiddleware, req: IncomingMessage, res: ServerResponse, bytes: Buffer): Promise<void> {
+  const headers: IncomingHttpHeaders = { ...req.headers, "content-length": String(bytes.length) };
+  delete headers["content-encoding"];
+  delete headers["transfer-encoding"];
+  const replay = Object.assign(Readable.from([bytes]), { headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
+  await run(parseJson, replay, res);
+  (req as { body?: unknown }).body = (replay as { body?: unknown }).body;
 }
 
 function run(middleware: NodeMiddleware, req: IncomingMessage, res: ServerResponse): Promise<void> {

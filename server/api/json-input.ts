@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import { AppError } from "../errors";
 
@@ -71,4 +72,32 @@ export function refuseNonText(body: unknown): void {
 export function requireTextJson(req: Request, _res: Response, next: NextFunction): void {
   refuseNonText(req.body);
   next();
+}
+
+/**
+ * Thrown by the `verify` hook of keepBodyBytesWhen to stop the JSON body parser
+ * after it has read (and size-checked, and decompressed) a body but before it
+ * parses it: the body's bytes are on the request (bodyBytesOf) for a worker thread.
+ */
+export class BodyBytesKept extends Error {
+  constructor() {
+    super("the body's bytes were kept unparsed");
+  }
+}
+
+/**
+ * A body-parser `verify` hook: when `keep(bytes)` says so (and the charset is
+ * UTF-8), keeps the body's bytes on the request and ends the parse with BodyBytesKept.
+ */
+export function keepBodyBytesWhen(keep: (byteLength: number) => boolean) {
+  return (req: IncomingMessage, _res: unknown, bytes: Buffer, charset: string | undefined): void => {
+    if (charset?.toLowerCase() !== "utf-8" || !keep(bytes.length)) return;
+    (req as { bodyBytes?: Buffer }).bodyBytes = bytes;
+    throw new BodyBytesKept();
+  };
+}
+
+/** The bytes kept by keepBodyBytesWhen. */
+export function bodyBytesOf(req: IncomingMessage): Buffer | undefined {
+  return (req as { bodyBytes?: Buffer }).bodyBytes;
 }

@@ -2,6 +2,7 @@ import { AppError } from "../errors";
 import { MAX_EVENTS_PER_REQUEST } from "../domain/event-schema";
 import type { Principal } from "../auth/key-store";
 import type { LedgerService } from "../ledger-service";
+import type { AppendedEvent } from "../log/event-log";
 
 /** A JSON answer, for whichever path sends it (Express's res.json or the lean path). */
 export interface JsonAnswer {
@@ -21,12 +22,16 @@ export async function submitEvents(ledger: LedgerService, principal: Principal, 
     if (unknown.length > 0) throw badRequest(`unknown field${unknown.length > 1 ? "s" : ""} beside events: ${unknown.join(", ")}`);
     if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
     if (events.length > MAX_EVENTS_PER_REQUEST) throw badRequest(`at most ${MAX_EVENTS_PER_REQUEST} events per request; got ${events.length}`);
-    const results = await ledger.submit(principal, events, (i) => `events[${i}]`);
-    return { status: results.some((r) => r.created) ? 201 : 200, body: { events: results } };
+    return batchAnswer(await ledger.submit(principal, events, (i) => `events[${i}]`));
   }
   if (!isObject(body)) throw badRequest('body must be an event object or { "events": [...] }');
   const [result] = await ledger.submit(principal, [body], () => "");
   return { status: result!.created ? 201 : 200, body: result };
+}
+
+/** The answer to a stored batch. */
+export function batchAnswer(results: AppendedEvent[]): JsonAnswer {
+  return { status: results.some((r) => r.created) ? 201 : 200, body: { events: results } };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -13,9 +13,20 @@ import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/d
  * fsync, and an append resolves only once its batch is durable.
  */
 
-export interface Submission {
+/** An event to append: as an object, or already serialised (server/ingest/prepared-events.ts). */
+export type Submission = EventSubmission | SerialisedSubmission;
+
+export interface EventSubmission {
   submitter: string;
   event: StoredEvent;
+}
+
+export interface SerialisedSubmission {
+  submitter: string;
+  requestId: string;
+  /** RFC 8785 JSON of the stored event, and its fingerprint (fingerprintOfJson). */
+  eventJson: string;
+  fp: string;
 }
 
 export interface AppendedEvent {
@@ -192,8 +203,7 @@ export class EventLog extends EventEmitter {
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
-        const eventJson = canonicalJson(submission.event);
-        const fp = fingerprintOfJson(eventJson);
+        const { eventJson, fp } = "eventJson" in submission ? submission : serialise(submission.event);
         const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
         if (existing) {
           if (existing.fp !== fp) {
@@ -271,15 +281,25 @@ function toRecord(index: number, value: Uint8Array): StoredRecord {
   return { index, envelope: JSON.parse(bytes.toString("utf8")) as Envelope, bytes };
 }
 
+function serialise(event: StoredEvent): { eventJson: string; fp: string } {
+  const eventJson = canonicalJson(event);
+  return { eventJson, fp: fingerprintOfJson(eventJson) };
+}
+
+function requestIdOf(submission: Submission): string {
+  return "eventJson" in submission ? submission.requestId : submission.event.requestId;
+}
+
 function idempotencyKey(submission: Submission): string {
-  return `${submission.submitter}\u0000${submission.event.requestId}`;
+  return `${submission.submitter}\u0000${requestIdOf(submission)}`;
 }
 
 function conflictError(submission: Submission, index: number): AppError {
+  const requestId = requestIdOf(submission);
   return new AppError({
     code: "CONFLICT",
-    message: `requestId ${JSON.stringify(submission.event.requestId)} was already used for a different event (index ${index}); nothing from this request was stored`,
-    details: { requestId: submission.event.requestId, index },
+    message: `requestId ${JSON.stringify(requestId)} was already used for a different event (index ${index}); nothing from this request was stored`,
+    details: { requestId, index },
   });
 }
 

@@ -1,0 +1,56 @@
+import { canonicalJson, fingerprintOfJson, pseudonymise } from "../domain/envelope";
+import { eventSchema, MAX_EVENTS_PER_REQUEST } from "../domain/event-schema";
+import { findNonText } from "../api/json-input";
+
+/**
+ * The CPU-heavy part of ingesting a batch, as a pure function of the request's bytes,
+ * so that it can run on a worker thread (server/ingest/preparation-pool.ts): each event
+ * validated, pseudonymised, serialised as RFC 8785 JSON and fingerprinted.
+ *
+ * Only the happy path: for anything else — not JSON, not Unicode text (findNonText),
+ * not `{ "events": [...] }`, an invalid event — it answers undefined, and the caller takes the ordinary path, which
+ * reports the problem exactly as it always has. So this function never decides what a
+ * client is told; it only saves the main thread work whose outcome it cannot change.
+ */
+
+/** One event of a batch, ready for the log. */
+export interface PreparedEvent {
+  requestId: string;
+  /** actor.org, for the submitter's jurisdiction check. */
+  org: string;
+  /** RFC 8785 JSON of the stored (pseudonymised) event. */
+  eventJson: string;
+  /** Its fingerprint (eventFingerprint). */
+  fp: string;
+}
+
+/**
+ * The events of a request body `{ "events": [...] }` given as the UTF-8 bytes the JSON
+ * body parser parsed, prepared; undefined unless every event is valid.
+ */
+export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): PreparedEvent[] | undefined {
+  // Decoded as the body parser decodes UTF-8 (Node's decoder; a leading BOM dropped).
+  let text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || findNonText(parsed)) return undefined;
+  const keys = Object.keys(parsed);
+  const events = (parsed as { events?: unknown }).events;
+  if (keys.length !== 1 || keys[0] !== "events" || !Array.isArray(events)) return undefined;
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_REQUEST) return undefined;
+
+  const prepared: PreparedEvent[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const result = eventSchema.safeParse(events[i]);
+    if (!result.success) return undefined;
+    const stored = pseudonymise(result.data, subjectSecret);
+    const eventJson = canonicalJson(stored);
+    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, eventJson, fp: fingerprintOfJson(eventJson) };
+  }
+  return prepared;
+}
