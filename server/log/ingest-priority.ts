@@ -1,19 +1,25 @@
+import { performance } from "node:perf_hooks";
+
 /**
  * Acknowledging events comes before the work derived from them (indexing, folding
  * into the tree). Both share one JavaScript thread; when they alternate chunk by
  * chunk, a burst is acknowledged at the pace of ingest plus all its derived work.
  * Derived work is only ever *late*, never lost — it is redone from the log — so
- * under a burst it waits, within bounds, and catches up once the burst is over:
+ * while ingest keeps the thread busy it waits, within bounds, and catches up after:
  *
- * - it runs at once while ingest is quiet (no submission for `quietMs`);
- * - it never waits longer than `maxDeferMs` at a time, so events submitted in a
- *   steady stream are indexed and anchored seconds later, not after the stream;
+ * - it runs at once while ingest is quiet (no submission for `quietMs`), and while
+ *   submissions come in but the process uses less than `busyCores` cores of CPU
+ *   over the first `loadWindowMs` of its wait (a steady, light stream). CPU, not the event loop's utilisation:
+ *   during a burst the main thread also waits for the worker thread that prepares
+ *   batches, and its loop looks half idle while the machine is saturated;
+ * - it never waits longer than `maxDeferMs` at a time, so even under a long burst
+ *   events are indexed and anchored seconds later, not after the burst;
  * - it never waits while it is `maxLag` events or more behind, so the backlog
  *   (bounded again by the 503 of INGEST_MAX_BACKLOG) stays bounded.
  *
- * Once a wait ends for a reason other than quiet, the consumer catches up
- * completely before it yields again: waiting between its chunks would only
- * make it fall further behind.
+ * Once a wait ends for a reason other than a quiet or light ingest, the consumer
+ * catches up completely before it yields again: waiting between its chunks would
+ * only make it fall further behind.
  */
 
 export interface IngestPriorityOptions {
@@ -23,23 +29,36 @@ export interface IngestPriorityOptions {
   maxDeferMs?: number;
   /** Derived work this many events behind the log does not wait at all. */
   maxLag: number;
-  /** Injected for tests; defaults to performance.now. */
+  /** CPU (in cores) the process must use while derived work waits for ingest to keep it waiting (default 0.75: most of a core, which a saturated main thread alone exceeds). */
+  busyCores?: number;
+  /** How long the CPU is measured before a light stream lets derived work run (default 200 ms). */
+  loadWindowMs?: number;
+  /** Injected for tests: the clock (default performance.now), and the cores used from a call to a call of what it returns (default process.cpuUsage). */
   now?: () => number;
+  load?: () => () => number;
 }
+
+type ReasonToRun = "quiet" | "light load" | "lag" | "deferred long enough";
 
 export class IngestPriority {
   private readonly quietMs: number;
   private readonly maxDeferMs: number;
   private readonly maxLag: number;
+  private readonly busyCores: number;
+  readonly loadWindowMs: number;
   private readonly now: () => number;
+  readonly load: () => () => number;
   private submissions = 0;
   private lastSubmissionEnded = Number.NEGATIVE_INFINITY;
 
-  constructor({ quietMs = 50, maxDeferMs = 5_000, maxLag, now = () => performance.now() }: IngestPriorityOptions) {
+  constructor({ quietMs = 50, maxDeferMs = 5_000, maxLag, busyCores = 0.75, loadWindowMs = 200, now = () => performance.now(), load = processCores }: IngestPriorityOptions) {
     this.quietMs = quietMs;
     this.maxDeferMs = maxDeferMs;
     this.maxLag = maxLag;
+    this.busyCores = busyCores;
+    this.loadWindowMs = loadWindowMs;
     this.now = now;
+    this.load = load;
   }
 
   /** Runs one submission (validation to durable write), which derived work makes way for. */
@@ -63,9 +82,13 @@ export class IngestPriority {
     return new DerivedWorkTurns(this);
   }
 
-  /** Why derived work `lag` events behind, which began waiting at `since`, may run now; undefined to wait on. */
-  reasonToRun(lag: number, since: number): "quiet" | "lag" | "deferred long enough" | undefined {
+  /**
+   * Why derived work `lag` events behind, waiting since `since`, may run now, or
+   * undefined to wait on. `load`: the cores the process used over the first loadWindowMs of the wait, once measured.
+   */
+  reasonToRun(lag: number, since: number, load?: number): ReasonToRun | undefined {
     if (!this.busy) return "quiet";
+    if (load !== undefined && load < this.busyCores) return "light load";
     if (lag >= this.maxLag) return "lag";
     if (this.now() - since >= this.maxDeferMs) return "deferred long enough";
     return undefined;
@@ -94,14 +117,17 @@ export class DerivedWorkTurns {
   async take(lag: () => number, stopped: () => boolean): Promise<void> {
     if (this.catchingUp) return;
     const since = this.priority.time();
+    const loadSince = this.priority.load();
+    let load: number | undefined;
     for (;;) {
-      const reason = this.priority.reasonToRun(lag(), since);
+      const reason = this.priority.reasonToRun(lag(), since, load);
       if (reason !== undefined) {
-        this.catchingUp = reason !== "quiet";
+        this.catchingUp = reason === "lag" || reason === "deferred long enough";
         return;
       }
       if (stopped()) return;
       await new Promise((resolve) => setTimeout(resolve, this.priority.pollMs));
+      if (load === undefined && this.priority.time() - since >= this.priority.loadWindowMs) load = loadSince();
     }
   }
 
@@ -109,4 +135,14 @@ export class DerivedWorkTurns {
   caughtUp(): void {
     this.catchingUp = false;
   }
+}
+
+/** The cores of CPU the process (all its threads) uses from now until the returned function is called. */
+function processCores(): () => number {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / 1000 / Math.max(1, performance.now() - wall);
+  };
 }

@@ -1,15 +1,19 @@
 /**
  * Derived work makes way for ingest, within bounds (server/log/ingest-priority.ts):
- * it runs at once while ingest is quiet, waits while submissions stream in, stops
- * waiting at the lag bound or after the longest deferral, and then catches up
- * without waiting between chunks. The clock is injected; the waits are real but short.
+ * it runs at once while ingest is quiet or light, waits while submissions keep the
+ * event loop busy, stops waiting at the lag bound or after the longest deferral, and
+ * then catches up without waiting between chunks. The clock and the event loop's
+ * load are injected; the waits are real but short.
  */
 import { expect } from "chai";
 import { IngestPriority } from "../../server/log/ingest-priority";
 
 class Clock {
   ms = 1_000;
+  /** The cores the process uses, as the priority sees it (a busy process unless a test says otherwise). */
+  busyShare = 2;
   readonly now = () => this.ms;
+  readonly load = () => () => this.busyShare;
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
@@ -37,14 +41,14 @@ function openSubmission(priority: IngestPriority): { end: () => Promise<void> } 
 describe("IngestPriority: derived work makes way for ingest", function () {
   it("runs derived work at once when no submission is under way or recent", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     expect(priority.busy).to.equal(false);
     expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
   });
 
   it("waits while a submission is under way, and until ingest has been quiet for quietMs after it", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     const submission = openSubmission(priority);
     expect(priority.busy).to.equal(true);
     const turn = priority.consumer().take(() => 10, () => false);
@@ -59,7 +63,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("counts a failed submission as ended, and passes its error on", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     let caught: unknown;
     await priority.submission(() => Promise.reject(new Error("invalid event"))).catch((error) => (caught = error));
     expect((caught as Error).message).to.equal("invalid event");
@@ -69,7 +73,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("does not wait at all when the consumer is maxLag or more behind", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     openSubmission(priority);
     let lag = 999;
     const turn = priority.consumer().take(() => lag, () => false);
@@ -80,7 +84,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("stops waiting after maxDeferMs of busy ingest, then catches up without waiting until told it has", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     openSubmission(priority); // never ends: ingest stays busy
     const turns = priority.consumer();
     const first = turns.take(() => 10, () => false);
@@ -104,7 +108,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("each consumer keeps its own turns: one catching up does not let another skip its wait", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     openSubmission(priority);
     const indexer = priority.consumer();
     const folder = priority.consumer();
@@ -115,7 +119,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("ends the wait when the consumer is stopping", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
     openSubmission(priority);
     let stopping = false;
     const turn = priority.consumer().take(() => 10, () => stopping);
@@ -124,9 +128,40 @@ describe("IngestPriority: derived work makes way for ingest", function () {
     expect(await settlesSoon(turn)).to.equal(true);
   });
 
+  it("runs while submissions come in but the process uses under 0.75 cores of CPU, and waits its turn again next time", async function () {
+    const clock = new Clock();
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    openSubmission(priority);
+    const turns = priority.consumer();
+    clock.busyShare = 0.74;
+    const light = turns.take(() => 10, () => false);
+    clock.ms += 199;
+    expect(await settlesSoon(light), "measured for 199 ms only").to.equal(false);
+    clock.ms += 1;
+    expect(await settlesSoon(light)).to.equal(true);
+    // Not catching up: with the process busy again, the next chunk waits.
+    clock.busyShare = 0.75;
+    const busy = turns.take(() => 10, () => false);
+    clock.ms += 200;
+    expect(await settlesSoon(busy)).to.equal(false);
+  });
+
+  it("measures the load as the process's CPU by default", async function () {
+    const priority = new IngestPriority({ maxLag: 1_000 });
+    const since = priority.load();
+    const until = Date.now() + 100;
+    while (Date.now() < until); // one core busy
+    const busy = since();
+    expect(busy).to.be.greaterThan(0.5);
+    const idle = priority.load();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Other threads of the test process may run meanwhile; this one does not.
+    expect(idle()).to.be.lessThan(busy);
+  });
+
   it("with maxDeferMs 0 never waits (DERIVED_MAX_DEFER_MS=0)", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 0, maxLag: 1_000, now: clock.now });
+    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 0, maxLag: 1_000, now: clock.now, load: clock.load });
     openSubmission(priority);
     expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
   });
