@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { prepareBatchBody, type PreparedEvent } from "./prepared-events";
+import type { PreparedEvent } from "./prepared-events";
 
 /**
  * Prepares large batch bodies on a worker thread (prepareBatchBody), so the
@@ -40,14 +40,17 @@ export class PreparationPool {
   private closed = false;
   private whenReady?: Promise<void>;
   readonly minBytes: number;
-  /** Batches the worker prepared (for status and tests). */
+  /** Batches the worker prepared (tests read it). */
   preparedByWorker = 0;
 
   constructor(private readonly options: PreparationPoolOptions) {
     this.minBytes = options.minBytes ?? 64 * 1024;
   }
 
-  /** Whether `prepare` would give a body of this size to the worker now (else it answers undefined). */
+  /**
+   * Whether `prepare` would give a body of this size to the worker now (else it answers
+   * undefined). The first call for a large enough body starts the worker.
+   */
   wouldTake(byteLength: number): boolean {
     if (this.closed || byteLength < this.minBytes) return false;
     return this.running() !== undefined && this.ready && this.pending.size < MAX_QUEUED;
@@ -141,4 +144,3 @@ function startWorker(subjectSecret: Uint8Array): Worker {
   return new Worker(bootstrap, { eval: true, workerData: { file, subjectSecret } });
 }
 
-export { prepareBatchBody };

@@ -9,9 +9,10 @@ import { performance } from "node:perf_hooks";
  *
  * - it runs at once while ingest is quiet (no submission for `quietMs`), and while
  *   submissions come in but the process uses less than `busyCores` cores of CPU
- *   over the first `loadWindowMs` of its wait (a steady, light stream). CPU, not the event loop's utilisation:
- *   during a burst the main thread also waits for the worker thread that prepares
- *   batches, and its loop looks half idle while the machine is saturated;
+ *   over the first `loadWindowMs` of its wait (a steady, light stream). CPU, not
+ *   the event loop's utilisation: during a burst the main thread also waits for
+ *   the worker thread that prepares batches (server/ingest), and its loop looks
+ *   half idle while both cores are busy;
  * - it never waits longer than `maxDeferMs` at a time, so even under a long burst
  *   events are indexed and anchored seconds later, not after the burst;
  * - it never waits while it is `maxLag` events or more behind, so the backlog
