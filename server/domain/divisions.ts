@@ -45,10 +45,29 @@ export function divisionPrefix(division: string): string {
 
 /** True when `division` lies inside (or is) `jurisdiction`. */
 export function isWithin(division: string, jurisdiction: string): boolean {
-  if (!isDivision(division) || !isDivision(jurisdiction)) return false;
-  const prefix = divisionPrefix(jurisdiction);
-  if (levelOf(jurisdiction) === "grid") return division === jurisdiction;
-  return division.startsWith(prefix);
+  if (!isDivision(division)) return false;
+  const scope = scopeOf(jurisdiction);
+  if (scope === undefined) return false;
+  return scope.grid ? division === jurisdiction : division.startsWith(scope.prefix);
+}
+
+/**
+ * A jurisdiction's prefix, remembered: ingest checks every event against its key's
+ * jurisdiction, and working the prefix out each time made about 5% of what the
+ * ingest path allocated (sampling heap profile). Jurisdictions are few (one per key); the cache is
+ * bounded anyway, since query filters name divisions too.
+ */
+const scopes = new Map<string, { prefix: string; grid: boolean } | undefined>();
+const MAX_SCOPES = 10_000;
+
+function scopeOf(jurisdiction: string): { prefix: string; grid: boolean } | undefined {
+  let scope = scopes.get(jurisdiction);
+  if (scope === undefined && !scopes.has(jurisdiction)) {
+    scope = isDivision(jurisdiction) ? { prefix: divisionPrefix(jurisdiction), grid: levelOf(jurisdiction) === "grid" } : undefined;
+    if (scopes.size >= MAX_SCOPES) scopes.clear();
+    scopes.set(jurisdiction, scope);
+  }
+  return scope;
 }
 
 export function divisionOfOrg(org: string): string {
