@@ -16,17 +16,27 @@ export interface JsonAnswer {
  * one event was created, 200 when all were already stored (an idempotent repeat).
  */
 export async function submitEvents(ledger: LedgerService, principal: Principal, body: unknown): Promise<JsonAnswer> {
-  if (isObject(body) && "events" in body) {
-    const { events, ...rest } = body;
-    const unknown = Object.keys(rest);
-    if (unknown.length > 0) throw badRequest(`unknown field${unknown.length > 1 ? "s" : ""} beside events: ${unknown.join(", ")}`);
-    if (!Array.isArray(events) || events.length === 0) throw badRequest("events must be a non-empty array");
-    if (events.length > MAX_EVENTS_PER_REQUEST) throw badRequest(`at most ${MAX_EVENTS_PER_REQUEST} events per request; got ${events.length}`);
-    return batchAnswer(await ledger.submit(principal, events, (i) => `events[${i}]`));
-  }
+  const events = batchEventsOf(body);
+  if (typeof events === "string") throw badRequest(events);
+  if (events) return batchAnswer(await ledger.submit(principal, events, (i) => `events[${i}]`));
   if (!isObject(body)) throw badRequest('body must be an event object or { "events": [...] }');
   const [result] = await ledger.submit(principal, [body], () => "");
   return { status: result!.created ? 201 : 200, body: result };
+}
+
+/**
+ * The events of a batch body — `{ events: [...] }` with 1 to 1000 of them and nothing
+ * beside; what is wrong with it, when it has `events` but is not such a batch; or
+ * undefined when it is no batch at all (a single event, or not an object).
+ */
+export function batchEventsOf(body: unknown): unknown[] | string | undefined {
+  if (!isObject(body) || !("events" in body)) return undefined;
+  const { events, ...rest } = body;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} beside events: ${unknown.join(", ")}`;
+  if (!Array.isArray(events) || events.length === 0) return "events must be a non-empty array";
+  if (events.length > MAX_EVENTS_PER_REQUEST) return `at most ${MAX_EVENTS_PER_REQUEST} events per request; got ${events.length}`;
+  return events;
 }
 
 /** The answer to a stored batch. */

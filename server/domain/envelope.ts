@@ -138,7 +138,13 @@ export function pseudonymise(event: ProvenanceEvent, secret: Uint8Array): Stored
 
 /** Fingerprint of a stored event, to tell a true retry from a reused requestId. */
 export function eventFingerprint(event: StoredEvent): string {
-  return fingerprintOfJson(canonicalJson(event));
+  return serialisedEvent(event).fp;
+}
+
+/** A stored event as the log keeps it: its RFC 8785 JSON, and that JSON's fingerprint. */
+export function serialisedEvent(event: StoredEvent): { eventJson: string; fp: string } {
+  const eventJson = canonicalJson(event);
+  return { eventJson, fp: fingerprintOfJson(eventJson) };
 }
 
 export function fingerprintOfJson(eventJson: string): string {

@@ -1,6 +1,7 @@
-import { canonicalJson, fingerprintOfJson, pseudonymise } from "../domain/envelope";
-import { eventSchema, MAX_EVENTS_PER_REQUEST } from "../domain/event-schema";
+import { pseudonymise, serialisedEvent } from "../domain/envelope";
+import { eventSchema } from "../domain/event-schema";
 import { findNonText } from "../api/json-input";
+import { batchEventsOf } from "../api/submit-events";
 
 /**
  * The CPU-heavy part of ingesting a batch, as a pure function of the request's bytes,
@@ -38,19 +39,16 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
   } catch {
     return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || findNonText(parsed)) return undefined;
-  const keys = Object.keys(parsed);
-  const events = (parsed as { events?: unknown }).events;
-  if (keys.length !== 1 || keys[0] !== "events" || !Array.isArray(events)) return undefined;
-  if (events.length === 0 || events.length > MAX_EVENTS_PER_REQUEST) return undefined;
+  if (findNonText(parsed)) return undefined;
+  const events = batchEventsOf(parsed);
+  if (!Array.isArray(events)) return undefined;
 
   const prepared: PreparedEvent[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const result = eventSchema.safeParse(events[i]);
     if (!result.success) return undefined;
     const stored = pseudonymise(result.data, subjectSecret);
-    const eventJson = canonicalJson(stored);
-    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, eventJson, fp: fingerprintOfJson(eventJson) };
+    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, ...serialisedEvent(stored) };
   }
   return prepared;
 }

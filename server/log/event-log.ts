@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
-import { canonicalJson, envelopeJson, fingerprintOfJson, type Envelope } from "../domain/envelope";
+import { envelopeJson, serialisedEvent, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
 import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/database";
 
@@ -203,7 +203,7 @@ export class EventLog extends EventEmitter {
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
-        const { eventJson, fp } = "eventJson" in submission ? submission : serialise(submission.event);
+        const { eventJson, fp } = "eventJson" in submission ? submission : serialisedEvent(submission.event);
         const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
         if (existing) {
           if (existing.fp !== fp) {
@@ -279,11 +279,6 @@ const AS_BYTES = { valueEncoding: "view" } as const;
 function toRecord(index: number, value: Uint8Array): StoredRecord {
   const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   return { index, envelope: JSON.parse(bytes.toString("utf8")) as Envelope, bytes };
-}
-
-function serialise(event: StoredEvent): { eventJson: string; fp: string } {
-  const eventJson = canonicalJson(event);
-  return { eventJson, fp: fingerprintOfJson(eventJson) };
 }
 
 function requestIdOf(submission: Submission): string {
