@@ -14,6 +14,11 @@ class Clock {
   busyShare = 2;
   readonly now = () => this.ms;
   readonly load = () => () => this.busyShare;
+
+  /** A priority on this clock and load: quiet after 50 ms, deferring up to 5 s, up to 1,000 events behind. */
+  priority(maxDeferMs = 5_000): IngestPriority {
+    return new IngestPriority({ quietMs: 50, maxDeferMs, maxLag: 1_000, now: this.now, load: this.load });
+  }
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
@@ -41,14 +46,14 @@ function openSubmission(priority: IngestPriority): { end: () => Promise<void> } 
 describe("IngestPriority: derived work makes way for ingest", function () {
   it("runs derived work at once when no submission is under way or recent", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     expect(priority.busy).to.equal(false);
     expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
   });
 
   it("waits while a submission is under way, and until ingest has been quiet for quietMs after it", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     const submission = openSubmission(priority);
     expect(priority.busy).to.equal(true);
     const turn = priority.consumer().take(() => 10, () => false);
@@ -63,7 +68,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("counts a failed submission as ended, and passes its error on", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     let caught: unknown;
     await priority.submission(() => Promise.reject(new Error("invalid event"))).catch((error) => (caught = error));
     expect((caught as Error).message).to.equal("invalid event");
@@ -73,7 +78,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("does not wait at all when the consumer is maxLag or more behind", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     openSubmission(priority);
     let lag = 999;
     const turn = priority.consumer().take(() => lag, () => false);
@@ -84,7 +89,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("stops waiting after maxDeferMs of busy ingest, then catches up without waiting until told it has", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     openSubmission(priority); // never ends: ingest stays busy
     const turns = priority.consumer();
     const first = turns.take(() => 10, () => false);
@@ -108,7 +113,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("each consumer keeps its own turns: one catching up does not let another skip its wait", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     openSubmission(priority);
     const indexer = priority.consumer();
     const folder = priority.consumer();
@@ -119,7 +124,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("ends the wait when the consumer is stopping", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     openSubmission(priority);
     let stopping = false;
     const turn = priority.consumer().take(() => 10, () => stopping);
@@ -130,7 +135,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("runs while submissions come in but the process uses under 0.75 cores of CPU, and waits its turn again next time", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 5_000, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority();
     openSubmission(priority);
     const turns = priority.consumer();
     clock.busyShare = 0.74;
@@ -161,7 +166,7 @@ describe("IngestPriority: derived work makes way for ingest", function () {
 
   it("with maxDeferMs 0 never waits (DERIVED_MAX_DEFER_MS=0)", async function () {
     const clock = new Clock();
-    const priority = new IngestPriority({ quietMs: 50, maxDeferMs: 0, maxLag: 1_000, now: clock.now, load: clock.load });
+    const priority = clock.priority(0);
     openSubmission(priority);
     expect(await settlesSoon(priority.consumer().take(() => 10, () => false))).to.equal(true);
   });
