@@ -31,6 +31,7 @@ const envSchema = z
     ANCHOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
     INGEST_MAX_BACKLOG: positiveInt.default(200_000),
     DERIVED_MAX_DEFER_MS: z.coerce.number().int().min(0).default(5_000),
+    DERIVED_BUSY_CORES: z.coerce.number().positive().default(0.75),
     INGEST_WORKER_MIN_BYTES: z.coerce.number().int().min(0).default(65_536),
     BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
     RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
@@ -75,6 +76,8 @@ export interface Config {
    * waiting at half of ingestMaxBacklog behind (server/log/ingest-priority.ts).
    */
   derivedMaxDeferMs: number;
+  /** The process's CPU use, in cores, above which ingest counts as busy for derived work. */
+  derivedBusyCores: number;
   /** Batch bodies of at least this many bytes are validated and serialised on a worker thread (0: all). */
   ingestWorkerMinBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
@@ -125,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     ingestMaxBacklog: e.INGEST_MAX_BACKLOG,
     derivedMaxDeferMs: e.DERIVED_MAX_DEFER_MS,
+    derivedBusyCores: e.DERIVED_BUSY_CORES,
     ingestWorkerMinBytes: e.INGEST_WORKER_MIN_BYTES,
     rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),

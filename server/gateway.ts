@@ -97,7 +97,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(() => audits.stop());
 
     // Acknowledging comes first: indexing and folding wait while submissions stream in, within bounds.
-    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
+    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const anchorer = new Anchorer({
       db,
       log,

@@ -58,7 +58,9 @@ describe("gateway: ingest before derived work", function () {
   });
 
   it("indexing and folding wait while submissions stream in, then catch up and anchor everything", async function () {
-    g = await startTestGateway({ env: { DERIVED_MAX_DEFER_MS: "60000" } });
+    // Busy from a quarter of a core: the stream below keeps one thread busy, even on a slow, shared machine.
+    g = await startTestGateway({ env: { DERIVED_MAX_DEFER_MS: "60000", DERIVED_BUSY_CORES: "0.25" } });
+    expect(g.gateway.config.derivedBusyCores).to.equal(0.25);
     const before = await g.api("POST", "/v1/events", { key: g.keys.submitter.key, json: { events: makeEvents(10, (i) => ({ requestId: `warm-${i}` })) } });
     expect(before.status).to.equal(201);
     await settled(g);
