@@ -29,14 +29,16 @@ export function canonicalUtf8(value: unknown): Uint8Array {
  * package (tests hold them equal), several times as fast — the ingest path spends
  * a large share of its time here. RFC 8785 serialises strings and numbers as ES
  * JSON.stringify does and orders object keys by UTF-16 code units, which is
- * Array.prototype.sort's order; so the text is JSON.stringify of a copy whose keys
- * are inserted in that order. JS objects list integer-like keys ("7", "10") first
- * and in numeric order whatever the insertion order, and assigning `__proto__`
- * sets the prototype, so a value with such a key takes the serialiser below.
+ * Array.prototype.sort's order; so the text is JSON.stringify of the value with every
+ * object's keys in that order. Objects already in order are used as they are (a
+ * validated event is: see event-schema.ts); the others are copied with their keys
+ * inserted in order. JS objects list integer-like keys ("7", "10") first and in
+ * numeric order whatever the insertion order, and assigning `__proto__` sets the
+ * prototype, so a value whose copy would need such a key takes the serialiser below.
  */
 export function canonicalJson(value: unknown): string {
-  const sorted = sortedCopy(value);
-  const json = sorted === UNSORTABLE ? serialize(value) : JSON.stringify(sorted);
+  const ordered = inKeyOrder(value);
+  const json = ordered === UNSORTABLE ? serialize(value) : JSON.stringify(ordered);
   if (json === undefined) throw new TypeError("value has no canonical JSON form");
   return json;
 }
@@ -45,30 +47,52 @@ const UNSORTABLE = Symbol("a key a plain object cannot hold in sorted order");
 // Array indices (JS objects order them numerically, ahead of other keys), and __proto__.
 const UNSORTABLE_KEY = /^(?:0|[1-9]\d{0,9}|__proto__)$/;
 
-/** `value` with every object's keys in sorted order and toJSON applied; UNSORTABLE if that cannot be. */
-function sortedCopy(value: unknown): unknown {
+/**
+ * `value` with every object's keys in sorted order and toJSON applied: `value` itself
+ * when it already is, else a copy (sharing the parts that are); UNSORTABLE if that cannot be.
+ */
+function inKeyOrder(value: unknown): unknown {
   if (typeof value !== "object" || value === null) {
     if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`${value} is not allowed in canonical JSON`);
     return value;
   }
-  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return sortedCopy((value as { toJSON(): unknown }).toJSON());
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return inKeyOrder((value as { toJSON(): unknown }).toJSON());
   if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
+    let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const item = sortedCopy(value[i]);
-      if (item === UNSORTABLE) return UNSORTABLE;
-      out[i] = item;
+      const item: unknown = value[i];
+      const ordered = inKeyOrder(item);
+      if (ordered === UNSORTABLE) return UNSORTABLE;
+      if (ordered !== item) copy ??= value.slice(0, i);
+      if (copy) copy[i] = ordered;
     }
-    return out;
+    return copy ?? value;
   }
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) {
-    if (UNSORTABLE_KEY.test(key)) return UNSORTABLE;
-    const item = sortedCopy((value as Record<string, unknown>)[key]);
-    if (item === UNSORTABLE) return UNSORTABLE;
-    out[key] = item;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  let sorted = true;
+  for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+  if (!sorted) keys.sort();
+  let copy: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const item = object[key];
+    const ordered = inKeyOrder(item);
+    if (ordered === UNSORTABLE) return UNSORTABLE;
+    if (!copy && (!sorted || ordered !== item)) {
+      // From here on the value is a copy: its keys so far, inserted in order.
+      copy = {};
+      for (let j = 0; j < i; j++) {
+        if (UNSORTABLE_KEY.test(keys[j]!)) return UNSORTABLE;
+        copy[keys[j]!] = object[keys[j]!];
+      }
+    }
+    if (copy) {
+      if (UNSORTABLE_KEY.test(key)) return UNSORTABLE;
+      copy[key] = ordered;
+    }
   }
-  return out;
+  return copy ?? value;
 }
 
 // Characters JSON.stringify escapes: quote, backslash, controls, and (well-formed JSON.stringify) surrogates.
@@ -130,10 +154,19 @@ export function subjectRef(secret: Uint8Array, subjectId: string): string {
   return "0x" + createHmac("sha256", secret).update(subjectId, "utf8").digest("hex");
 }
 
-/** Replaces the clear subject id by its pseudonym; nothing else changes. */
+/**
+ * Replaces the clear subject id by its pseudonym; nothing else changes. `subjectRef`
+ * takes `subject`'s place among the keys, which is also its place in RFC 8785 order, so
+ * an event in canonical key order stays in it (see canonicalJson).
+ */
 export function pseudonymise(event: ProvenanceEvent, secret: Uint8Array): StoredEvent {
-  const { subject, ...rest } = event;
-  return subject === undefined ? rest : { ...rest, subjectRef: subjectRef(secret, subject) };
+  const stored: Record<string, unknown> = {};
+  for (const key of Object.keys(event)) {
+    const value = (event as Record<string, unknown>)[key];
+    if (key !== "subject") stored[key] = value;
+    else if (value !== undefined) stored.subjectRef = subjectRef(secret, value as string);
+  }
+  return stored as StoredEvent;
 }
 
 /** Fingerprint of a stored event, to tell a true retry from a reused requestId. */
