@@ -1,4 +1,4 @@
-import { createHmac, hash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { ProvenanceEvent, StoredEvent } from "./event-schema";
 
 /** The leaf of the Merkle tree: the gateway's facts around one stored event (DESIGN.md). */
@@ -145,8 +145,19 @@ export function envelopeBytes(envelope: Envelope): Buffer {
  * does), without canonicalising the event a second time on the ingest path.
  */
 export function envelopeJson(eventJson: string, meta: Omit<Envelope, "event" | "v">): string {
-  if (!Number.isSafeInteger(meta.index) || meta.index < 0) throw new TypeError(`envelope index must be a non-negative integer; got ${meta.index}`);
-  return `{"event":${eventJson},"index":${meta.index},"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`;
+  return envelopeJsonWriter(meta)(eventJson, meta.index);
+}
+
+/**
+ * `envelopeJson` for envelopes that share log, receivedAt and submitter, as a batch's
+ * do: their part of the text is serialised once.
+ */
+export function envelopeJsonWriter(meta: Omit<Envelope, "event" | "v" | "index">): (eventJson: string, index: number) => string {
+  const rest = `,"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`;
+  return (eventJson, index) => {
+    if (!Number.isSafeInteger(index) || index < 0) throw new TypeError(`envelope index must be a non-negative integer; got ${index}`);
+    return `{"event":${eventJson},"index":${index}${rest}`;
+  };
 }
 
 /** subjectRef = HMAC-SHA256(secret, subject id), lowercase hex with 0x prefix. */
@@ -167,20 +178,4 @@ export function pseudonymise(event: ProvenanceEvent, secret: Uint8Array): Stored
     else if (value !== undefined) stored.subjectRef = subjectRef(secret, value as string);
   }
   return stored as StoredEvent;
-}
-
-/** Fingerprint of a stored event, to tell a true retry from a reused requestId. */
-export function eventFingerprint(event: StoredEvent): string {
-  return serialisedEvent(event).fp;
-}
-
-/** A stored event as the log keeps it: its RFC 8785 JSON, and that JSON's fingerprint. */
-export function serialisedEvent(event: StoredEvent): { eventJson: string; fp: string } {
-  const eventJson = canonicalJson(event);
-  return { eventJson, fp: fingerprintOfJson(eventJson) };
-}
-
-export function fingerprintOfJson(eventJson: string): string {
-  // One-shot hash(): half the cost of createHash().update().digest() for a short input.
-  return hash("sha256", eventJson, "hex");
 }

@@ -1,4 +1,4 @@
-import { pseudonymise, serialisedEvent } from "../domain/envelope";
+import { canonicalJson, pseudonymise } from "../domain/envelope";
 import { eventSchema } from "../domain/event-schema";
 import { findNonText } from "../api/json-input";
 import { batchEventsOf } from "../api/submit-events";
@@ -6,7 +6,7 @@ import { batchEventsOf } from "../api/submit-events";
 /**
  * The CPU-heavy part of ingesting a batch, as a pure function of the request's bytes,
  * so that it can run on a worker thread (server/ingest/preparation-pool.ts): each event
- * validated, pseudonymised, serialised as RFC 8785 JSON and fingerprinted.
+ * validated, pseudonymised and serialised as RFC 8785 JSON.
  *
  * Only the happy path: for anything else — not JSON, not Unicode text (findNonText),
  * not `{ "events": [...] }`, an invalid event — it answers undefined, and the caller takes the ordinary path, which
@@ -21,8 +21,6 @@ export interface PreparedEvent {
   org: string;
   /** RFC 8785 JSON of the stored (pseudonymised) event. */
   eventJson: string;
-  /** Its fingerprint (eventFingerprint). */
-  fp: string;
 }
 
 /**
@@ -48,7 +46,7 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
     const result = eventSchema.safeParse(events[i]);
     if (!result.success) return undefined;
     const stored = pseudonymise(result.data, subjectSecret);
-    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, ...serialisedEvent(stored) };
+    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, eventJson: canonicalJson(stored) };
   }
   return prepared;
 }

@@ -1,12 +1,14 @@
 import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
-import { envelopeJson, serialisedEvent, type Envelope } from "../domain/envelope";
+import { canonicalJson, envelopeJsonWriter, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
 import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/database";
 
 /**
  * The append-only event log: one record per leaf index (the canonical envelope,
- * i.e. the exact leaf bytes) and an idempotency index on (submitter, requestId).
+ * i.e. the exact leaf bytes) and an idempotency index on (submitter, requestId) → index.
+ * A repeated requestId is a retry when its event's canonical JSON is the stored one's;
+ * the stored record is read only then, so a new event costs no fingerprint.
  *
  * Appends are group-committed: every request that arrives while a synced batch
  * is being written joins the next batch, so many concurrent clients share one
@@ -24,9 +26,8 @@ export interface EventSubmission {
 export interface SerialisedSubmission {
   submitter: string;
   requestId: string;
-  /** RFC 8785 JSON of the stored event, and its fingerprint (fingerprintOfJson). */
+  /** RFC 8785 JSON of the stored event. */
   eventJson: string;
-  fp: string;
 }
 
 export interface AppendedEvent {
@@ -42,9 +43,11 @@ export interface StoredRecord {
   bytes: Buffer;
 }
 
+/** Where an event with a given (submitter, requestId) is, and what it is. */
 interface IdempotencyEntry {
   index: number;
-  fp: string;
+  /** RFC 8785 JSON of its stored event. */
+  eventJson: string;
 }
 
 /** An operation of the log's batch, on one of its two sublevels. */
@@ -183,11 +186,15 @@ export class EventLog extends EventEmitter {
     const keys = requests.flatMap((r) => r.submissions.map((s) => idempotencyKey(s)));
     // Entries of the batch being written may be invisible to this read: `unwritten` has them.
     const unwritten = this.unwritten;
-    const stored = await this.idempotency.getMany(keys);
-    const storedByKey = new Map<string, IdempotencyEntry>();
-    keys.forEach((key, i) => stored[i] !== undefined && storedByKey.set(key, JSON.parse(stored[i]!)));
+    const storedByKey = await this.storedEntries(keys);
 
     const receivedAt = this.now().toISOString();
+    const writers = new Map<string, ReturnType<typeof envelopeJsonWriter>>();
+    const envelopeOf = (submitter: string, eventJson: string, index: number) => {
+      let write = writers.get(submitter);
+      if (!write) writers.set(submitter, (write = envelopeJsonWriter({ log: this.logId, receivedAt, submitter })));
+      return write(eventJson, index);
+    };
     const logOps: PutOp[] = [];
     const idemOps: PutOp[] = [];
     const outcomes: (() => void)[] = [];
@@ -203,21 +210,21 @@ export class EventLog extends EventEmitter {
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
-        const { eventJson, fp } = "eventJson" in submission ? submission : serialisedEvent(submission.event);
+        const eventJson = "eventJson" in submission ? submission.eventJson : canonicalJson(submission.event);
         const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
         if (existing) {
-          if (existing.fp !== fp) {
+          if (existing.eventJson !== eventJson) {
             conflict = conflictError(submission, existing.index);
             break;
           }
           results.push({ index: existing.index, created: false });
           continue;
         }
-        const entry = { index, fp };
+        const entry = { index, eventJson };
         requestSeen.set(key, entry);
-        const leaf = envelopeJson(eventJson, { log: this.logId, index, receivedAt, submitter: submission.submitter });
+        const leaf = envelopeOf(submission.submitter, eventJson, index);
         requestOps.push({ type: "put", sublevel: this.records, key: indexKey(index), value: leaf });
-        requestIdemOps.push({ type: "put", sublevel: this.idempotency, key, value: JSON.stringify(entry) });
+        requestIdemOps.push({ type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` });
         results.push({ index, created: true });
         index += 1;
       }
@@ -234,6 +241,28 @@ export class EventLog extends EventEmitter {
     }
     this.assigned = next;
     return { requests, logOps, idemOps, outcomes, entries: seenInBatch, size: next };
+  }
+
+  /**
+   * The stored entries of these idempotency keys, with their events' JSON read back from
+   * the records (one read for all of them; only retries and reused requestIds have any).
+   * Entries written before fingerprints were dropped also hold an `fp`; it is not needed.
+   */
+  private async storedEntries(keys: string[]): Promise<Map<string, IdempotencyEntry>> {
+    const found = new Map<string, number>();
+    (await this.idempotency.getMany(keys)).forEach((value, i) => value !== undefined && found.set(keys[i]!, (JSON.parse(value) as { index: number }).index));
+    const entries = new Map<string, IdempotencyEntry>();
+    if (found.size === 0) return entries;
+    const indices = [...new Set(found.values())];
+    const leaves = await this.records.getMany(indices.map(indexKey));
+    const eventJsonAt = new Map<number, string>();
+    indices.forEach((index, i) => {
+      // Written in the same batch as its idempotency entry, so it is there.
+      if (leaves[i] === undefined) throw new Error(`the log has an idempotency entry for index ${index} but no record there`);
+      eventJsonAt.set(index, canonicalJson((JSON.parse(leaves[i]!) as Envelope).event));
+    });
+    for (const [key, index] of found) entries.set(key, { index, eventJson: eventJsonAt.get(index)! });
+    return entries;
   }
 
   /** Writes a prepared batch (synced), then answers its requests. Resolves to whether it was stored. */

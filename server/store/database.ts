@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
  * | sublevel     | owner                        | keys → values                                       |
  * |--------------|------------------------------|-----------------------------------------------------|
  * | log          | log/event-log.ts             | 16-hex leaf index → envelope bytes (the leaf)       |
- * | idem         | log/event-log.ts             | submitter \0 requestId → { index, fp }              |
+ * | idem         | log/event-log.ts             | submitter \0 requestId → { index }                  |
  * | tree         | merkle/tree-store.ts         | node (level, index) → 32-byte hash; size            |
  * | anchor       | anchor/checkpoint-store.ts   | inflight; cp:<16-hex size> → checkpoint             |
  * | idx, stats   | query/event-index.ts         | index watermark; day|org|type counters              |

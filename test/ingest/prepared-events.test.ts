@@ -1,7 +1,7 @@
 /**
  * Batches prepared off the main thread (server/ingest): prepareBatchBody gives, for
  * any batch of valid events, exactly what the ordinary path stores — the RFC 8785
- * JSON of the pseudonymised event and its fingerprint — and gives up (undefined) on
+ * JSON of the pseudonymised event — and gives up (undefined) on
  * anything else, so the ordinary path reports it. The pool gives the same answers
  * from a real worker thread, prepares small bodies inline, and survives a lost worker.
  */
@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { eventFactory } from "../../bench/events";
-import { canonicalJson, eventFingerprint, pseudonymise } from "../../server/domain/envelope";
+import { canonicalJson, pseudonymise } from "../../server/domain/envelope";
 import { eventSchema, MAX_EVENTS_PER_REQUEST } from "../../server/domain/event-schema";
 import { findNonText } from "../../server/api/json-input";
 import { prepareBatchBody, type PreparedEvent } from "../../server/ingest/prepared-events";
@@ -23,7 +23,7 @@ const bytesOf = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8");
 function ordinary(events: unknown[]): PreparedEvent[] {
   return events.map((raw) => {
     const stored = pseudonymise(eventSchema.parse(raw), secret);
-    return { requestId: stored.requestId, org: stored.actor.org, eventJson: canonicalJson(stored), fp: eventFingerprint(stored) };
+    return { requestId: stored.requestId, org: stored.actor.org, eventJson: canonicalJson(stored) };
   });
 }
 

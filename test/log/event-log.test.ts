@@ -9,6 +9,8 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { canonicalJson } from "../../server/domain/envelope";
+import { AppError } from "../../server/errors";
 import { EventLog, type Submission } from "../../server/log/event-log";
 import { openDatabase, type Database } from "../../server/store/database";
 import type { StoredEvent } from "../../server/domain/event-schema";
@@ -96,6 +98,34 @@ describe("event log: group commit", function () {
     // A retry after everything is durable answers the same.
     expect(await log.append([submit("same")])).to.deep.equal([{ index: first!.index, created: false }]);
     expect(log.size).to.equal(51);
+  });
+
+  it("recognises a retry and a reused requestId from the stored record, after a reopen, also for entries in the older { index, fp } form", async () => {
+    const log = await EventLog.open(db, { logId: LOG_ID });
+    // Keys with other submitters or requestIds around, so that a lookup must pick the right one.
+    await log.append([submit("one"), submit("two"), { submitter: "key-2", event: event("one", "key 2's own") }]);
+    // An entry as gateways before this change wrote it: the fingerprint is now unused.
+    const idem = db.sublevel<string, string>("idem", { valueEncoding: "utf8" });
+    await idem.put("key-1\u0000two", JSON.stringify({ index: 1, fp: "0".repeat(64) }));
+
+    const reopened = await EventLog.open(db, { logId: LOG_ID });
+    // The same events, as objects and as the serialised form the batch worker hands over.
+    expect(await reopened.append([submit("one"), submit("two")])).to.deep.equal([
+      { index: 0, created: false },
+      { index: 1, created: false },
+    ]);
+    const serialised = { submitter: "key-2", requestId: "one", eventJson: canonicalJson(event("one", "key 2's own")) };
+    expect(await reopened.append([serialised])).to.deep.equal([{ index: 2, created: false }]);
+    for (const changed of [submit("one", "changed"), submit("two", "changed"), { ...serialised, eventJson: canonicalJson(event("one")) }]) {
+      const refused = await reopened.append([submit("three"), changed]).then(
+        () => undefined,
+        (error: AppError) => error,
+      );
+      expect(refused, JSON.stringify(changed)).to.be.instanceOf(AppError);
+      expect(refused!.code).to.equal("CONFLICT");
+    }
+    // Nothing of the refused requests was stored, "three" included.
+    expect(reopened.size).to.equal(3);
   });
 
   it("a failed write rejects its batch and the batch prepared behind it; nothing acknowledged is lost and later appends leave no gap", async () => {

@@ -1,6 +1,6 @@
 /**
- * The part of `node:crypto` that the gateway's pure modules use (createHash,
- * createHmac and hash with SHA-256), for the browser bundle only: esbuild maps
+ * The part of `node:crypto` that the gateway's pure modules use (createHash and
+ * createHmac with SHA-256), for the browser bundle only: esbuild maps
  * `node:crypto` here (server/console/bundle.ts). Built on @noble/hashes, which is
  * synchronous like Node's API (WebCrypto is not), so the shared code runs unchanged.
  */
@@ -55,9 +55,4 @@ export function createHmac(algorithm: string, key: Input): HashLike {
   return wrap(hmac.create(sha256, typeof key === "string" ? encoder.encode(key) : key));
 }
 
-/** Node's one-shot `hash(algorithm, data, "hex")`. */
-export function hash(algorithm: string, data: Input, outputEncoding: "hex"): string {
-  return createHash(algorithm).update(data).digest(outputEncoding);
-}
-
-export default { createHash, createHmac, hash };
+export default { createHash, createHmac };
