@@ -107,7 +107,7 @@ export class LedgerService {
       this.refuseWhenBacklogged();
       // A foreign jurisdiction: `submit` names the first offending event.
       if (!prepared.every((event) => canSubmitFor(principal, event.org))) return undefined;
-      return this.p.log.append(prepared.map(({ requestId, eventJson }) => ({ submitter: principal.id, requestId, eventJson })));
+      return this.p.log.append(prepared.map(({ requestId, eventUtf8 }) => ({ submitter: principal.id, requestId, eventUtf8 })));
     });
   }
 

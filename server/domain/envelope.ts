@@ -138,25 +138,29 @@ export function envelopeBytes(envelope: Envelope): Buffer {
   return canonicalBytes(envelope);
 }
 
-/**
- * The canonical JSON of an envelope, given its event's canonical JSON: the same
- * text as `canonicalJson(envelope)` (RFC 8785 orders the keys event, index, log,
- * receivedAt, submitter, v; strings and integers serialise as JSON.stringify
- * does), without canonicalising the event a second time on the ingest path.
- */
-export function envelopeJson(eventJson: string, meta: Omit<Envelope, "event" | "v">): string {
-  return envelopeJsonWriter(meta)(eventJson, meta.index);
-}
+const EVENT_HEAD = Buffer.from('{"event":', "latin1");
 
 /**
- * `envelopeJson` for envelopes that share log, receivedAt and submitter, as a batch's
- * do: their part of the text is serialised once.
+ * Writes the canonical JSON of envelopes, as UTF-8, given each one's event as RFC 8785
+ * JSON in UTF-8, for envelopes that share log, receivedAt and submitter (as a batch's
+ * do): the same bytes as `canonicalBytes(envelope)` (RFC 8785 orders the keys event,
+ * index, log, receivedAt, submitter, v; strings and integers serialise as
+ * JSON.stringify does), without canonicalising the event a second time on the ingest
+ * path, and without making a JS string of it (which costs the ingest path's thread
+ * its garbage collection).
  */
-export function envelopeJsonWriter(meta: Omit<Envelope, "event" | "v" | "index">): (eventJson: string, index: number) => string {
-  const rest = `,"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`;
-  return (eventJson, index) => {
+export function envelopeUtf8Writer(meta: Omit<Envelope, "event" | "v" | "index">): (eventUtf8: Uint8Array, index: number) => Buffer {
+  const rest = Buffer.from(`,"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`, "utf8");
+  return (eventUtf8, index) => {
     if (!Number.isSafeInteger(index) || index < 0) throw new TypeError(`envelope index must be a non-negative integer; got ${index}`);
-    return `{"event":${eventJson},"index":${index}${rest}`;
+    const indexPart = `,"index":${index}`; // ASCII
+    const leaf = Buffer.allocUnsafe(EVENT_HEAD.length + eventUtf8.length + indexPart.length + rest.length);
+    let at = EVENT_HEAD.copy(leaf, 0);
+    leaf.set(eventUtf8, at);
+    at += eventUtf8.length;
+    at += leaf.write(indexPart, at, "latin1");
+    rest.copy(leaf, at);
+    return leaf;
   };
 }
 

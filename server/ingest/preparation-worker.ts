@@ -3,7 +3,7 @@
  * (prepareBatchBody) with the subject secret it was started with.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { prepareBatchBody } from "./prepared-events";
+import { prepareBatchBody, transferListOf } from "./prepared-events";
 
 const { subjectSecret } = workerData as { subjectSecret: Uint8Array };
 
@@ -14,6 +14,6 @@ parentPort!.on("message", ({ id, body }: { id: number; body: Uint8Array }) => {
   } catch {
     events = undefined; // the ordinary path will meet the same problem and report it
   }
-  parentPort!.postMessage({ id, events });
+  parentPort!.postMessage({ id, events }, transferListOf(events));
 });
 parentPort!.postMessage({ ready: true });

@@ -1,5 +1,5 @@
 import { canonicalJson, pseudonymise } from "../domain/envelope";
-import { eventSchema } from "../domain/event-schema";
+import { eventSchema, type StoredEvent } from "../domain/event-schema";
 import { findNonText } from "../api/json-input";
 import { batchEventsOf } from "../api/submit-events";
 
@@ -19,8 +19,11 @@ export interface PreparedEvent {
   requestId: string;
   /** actor.org, for the submitter's jurisdiction check. */
   org: string;
-  /** RFC 8785 JSON of the stored (pseudonymised) event. */
-  eventJson: string;
+  /**
+   * RFC 8785 JSON of the stored (pseudonymised) event, UTF-8: a view into one buffer
+   * that holds the whole batch's (`transferList` hands it over without a copy).
+   */
+  eventUtf8: Uint8Array;
 }
 
 /**
@@ -41,12 +44,30 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
   const events = batchEventsOf(parsed);
   if (!Array.isArray(events)) return undefined;
 
-  const prepared: PreparedEvent[] = new Array(events.length);
+  const stored: StoredEvent[] = new Array(events.length);
+  const jsons: string[] = new Array(events.length);
+  let bytes = 0;
   for (let i = 0; i < events.length; i++) {
     const result = eventSchema.safeParse(events[i]);
     if (!result.success) return undefined;
-    const stored = pseudonymise(result.data, subjectSecret);
-    prepared[i] = { requestId: stored.requestId, org: stored.actor.org, eventJson: canonicalJson(stored) };
+    stored[i] = pseudonymise(result.data, subjectSecret);
+    jsons[i] = canonicalJson(stored[i]);
+    bytes += Buffer.byteLength(jsons[i]!, "utf8");
+  }
+  // One buffer of its own (not Buffer's shared pool), so that it can be transferred.
+  const utf8 = Buffer.allocUnsafeSlow(bytes);
+  const prepared: PreparedEvent[] = new Array(events.length);
+  let at = 0;
+  for (let i = 0; i < events.length; i++) {
+    const length = utf8.write(jsons[i]!, at, "utf8");
+    prepared[i] = { requestId: stored[i]!.requestId, org: stored[i]!.actor.org, eventUtf8: new Uint8Array(utf8.buffer, utf8.byteOffset + at, length) };
+    at += length;
   }
   return prepared;
+}
+
+/** The buffers to transfer with prepared events (one: see PreparedEvent.eventUtf8). */
+export function transferListOf(prepared: PreparedEvent[] | undefined): ArrayBuffer[] {
+  const buffer = prepared?.[0]?.eventUtf8.buffer;
+  return buffer instanceof ArrayBuffer ? [buffer] : [];
 }

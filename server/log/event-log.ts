@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
-import { canonicalJson, envelopeJsonWriter, type Envelope } from "../domain/envelope";
+import { canonicalJson, envelopeUtf8Writer, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
 import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/database";
 
@@ -26,8 +26,8 @@ export interface EventSubmission {
 export interface SerialisedSubmission {
   submitter: string;
   requestId: string;
-  /** RFC 8785 JSON of the stored event. */
-  eventJson: string;
+  /** RFC 8785 JSON of the stored event, UTF-8. */
+  eventUtf8: Uint8Array;
 }
 
 export interface AppendedEvent {
@@ -46,8 +46,8 @@ export interface StoredRecord {
 /** Where an event with a given (submitter, requestId) is, and what it is. */
 interface IdempotencyEntry {
   index: number;
-  /** RFC 8785 JSON of its stored event. */
-  eventJson: string;
+  /** RFC 8785 JSON of its stored event, UTF-8. */
+  eventUtf8: Uint8Array;
 }
 
 /** An operation of the log's batch, on one of its two sublevels. */
@@ -55,7 +55,8 @@ interface PutOp {
   type: "put";
   sublevel: LogSublevel;
   key: string;
-  value: string;
+  value: string | Uint8Array;
+  valueEncoding?: "view";
 }
 
 type LogSublevel = ReturnType<typeof logSublevels>["records"];
@@ -189,11 +190,11 @@ export class EventLog extends EventEmitter {
     const storedByKey = await this.storedEntries(keys);
 
     const receivedAt = this.now().toISOString();
-    const writers = new Map<string, ReturnType<typeof envelopeJsonWriter>>();
-    const envelopeOf = (submitter: string, eventJson: string, index: number) => {
+    const writers = new Map<string, ReturnType<typeof envelopeUtf8Writer>>();
+    const envelopeOf = (submitter: string, eventUtf8: Uint8Array, index: number) => {
       let write = writers.get(submitter);
-      if (!write) writers.set(submitter, (write = envelopeJsonWriter({ log: this.logId, receivedAt, submitter })));
-      return write(eventJson, index);
+      if (!write) writers.set(submitter, (write = envelopeUtf8Writer({ log: this.logId, receivedAt, submitter })));
+      return write(eventUtf8, index);
     };
     const logOps: PutOp[] = [];
     const idemOps: PutOp[] = [];
@@ -210,20 +211,20 @@ export class EventLog extends EventEmitter {
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
-        const eventJson = "eventJson" in submission ? submission.eventJson : canonicalJson(submission.event);
+        const eventUtf8 = "eventUtf8" in submission ? submission.eventUtf8 : Buffer.from(canonicalJson(submission.event), "utf8");
         const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
         if (existing) {
-          if (existing.eventJson !== eventJson) {
+          if (Buffer.compare(existing.eventUtf8, eventUtf8) !== 0) {
             conflict = conflictError(submission, existing.index);
             break;
           }
           results.push({ index: existing.index, created: false });
           continue;
         }
-        const entry = { index, eventJson };
+        const entry = { index, eventUtf8 };
         requestSeen.set(key, entry);
-        const leaf = envelopeOf(submission.submitter, eventJson, index);
-        requestOps.push({ type: "put", sublevel: this.records, key: indexKey(index), value: leaf });
+        const leaf = envelopeOf(submission.submitter, eventUtf8, index);
+        requestOps.push({ type: "put", sublevel: this.records, key: indexKey(index), value: leaf, valueEncoding: "view" });
         requestIdemOps.push({ type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` });
         results.push({ index, created: true });
         index += 1;
@@ -255,13 +256,13 @@ export class EventLog extends EventEmitter {
     if (found.size === 0) return entries;
     const indices = [...new Set(found.values())];
     const leaves = await this.records.getMany(indices.map(indexKey));
-    const eventJsonAt = new Map<number, string>();
+    const eventUtf8At = new Map<number, Uint8Array>();
     indices.forEach((index, i) => {
       // Written in the same batch as its idempotency entry, so it is there.
       if (leaves[i] === undefined) throw new Error(`the log has an idempotency entry for index ${index} but no record there`);
-      eventJsonAt.set(index, canonicalJson((JSON.parse(leaves[i]!) as Envelope).event));
+      eventUtf8At.set(index, Buffer.from(canonicalJson((JSON.parse(leaves[i]!) as Envelope).event), "utf8"));
     });
-    for (const [key, index] of found) entries.set(key, { index, eventJson: eventJsonAt.get(index)! });
+    for (const [key, index] of found) entries.set(key, { index, eventUtf8: eventUtf8At.get(index)! });
     return entries;
   }
 
@@ -311,7 +312,7 @@ function toRecord(index: number, value: Uint8Array): StoredRecord {
 }
 
 function requestIdOf(submission: Submission): string {
-  return "eventJson" in submission ? submission.requestId : submission.event.requestId;
+  return "eventUtf8" in submission ? submission.requestId : submission.event.requestId;
 }
 
 function idempotencyKey(submission: Submission): string {

@@ -23,7 +23,7 @@ const bytesOf = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8");
 function ordinary(events: unknown[]): PreparedEvent[] {
   return events.map((raw) => {
     const stored = pseudonymise(eventSchema.parse(raw), secret);
-    return { requestId: stored.requestId, org: stored.actor.org, eventJson: canonicalJson(stored) };
+    return { requestId: stored.requestId, org: stored.actor.org, eventUtf8: new Uint8Array(Buffer.from(canonicalJson(stored), "utf8")) };
   });
 }
 

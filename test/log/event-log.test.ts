@@ -114,9 +114,9 @@ describe("event log: group commit", function () {
       { index: 0, created: false },
       { index: 1, created: false },
     ]);
-    const serialised = { submitter: "key-2", requestId: "one", eventJson: canonicalJson(event("one", "key 2's own")) };
+    const serialised = { submitter: "key-2", requestId: "one", eventUtf8: Buffer.from(canonicalJson(event("one", "key 2's own")), "utf8") };
     expect(await reopened.append([serialised])).to.deep.equal([{ index: 2, created: false }]);
-    for (const changed of [submit("one", "changed"), submit("two", "changed"), { ...serialised, eventJson: canonicalJson(event("one")) }]) {
+    for (const changed of [submit("one", "changed"), submit("two", "changed"), { ...serialised, eventUtf8: Buffer.from(canonicalJson(event("one")), "utf8") }]) {
       const refused = await reopened.append([submit("three"), changed]).then(
         () => undefined,
         (error: AppError) => error,
