@@ -138,8 +138,6 @@ export function envelopeBytes(envelope: Envelope): Buffer {
   return canonicalBytes(envelope);
 }
 
-const EVENT_HEAD = Buffer.from('{"event":', "latin1");
-
 /**
  * Writes the canonical JSON of envelopes, as UTF-8, given each one's event as RFC 8785
  * JSON in UTF-8, for envelopes that share log, receivedAt and submitter (as a batch's
@@ -150,12 +148,14 @@ const EVENT_HEAD = Buffer.from('{"event":', "latin1");
  * its garbage collection).
  */
 export function envelopeUtf8Writer(meta: Omit<Envelope, "event" | "v" | "index">): (eventUtf8: Uint8Array, index: number) => Buffer {
+  // Made here, not at module load: this module also runs in the browser console, which has no Buffer.
+  const head = Buffer.from('{"event":', "latin1");
   const rest = Buffer.from(`,"log":${JSON.stringify(meta.log)},"receivedAt":${JSON.stringify(meta.receivedAt)},"submitter":${JSON.stringify(meta.submitter)},"v":1}`, "utf8");
   return (eventUtf8, index) => {
     if (!Number.isSafeInteger(index) || index < 0) throw new TypeError(`envelope index must be a non-negative integer; got ${index}`);
     const indexPart = `,"index":${index}`; // ASCII
-    const leaf = Buffer.allocUnsafe(EVENT_HEAD.length + eventUtf8.length + indexPart.length + rest.length);
-    let at = EVENT_HEAD.copy(leaf, 0);
+    const leaf = Buffer.allocUnsafe(head.length + eventUtf8.length + indexPart.length + rest.length);
+    let at = head.copy(leaf, 0);
     leaf.set(eventUtf8, at);
     at += eventUtf8.length;
     at += leaf.write(indexPart, at, "latin1");
