@@ -134,10 +134,6 @@ function serialize(value: unknown): string | undefined {
   return out + "}";
 }
 
-export function envelopeBytes(envelope: Envelope): Buffer {
-  return canonicalBytes(envelope);
-}
-
 /**
  * Writes the canonical JSON of envelopes, as UTF-8, given each one's event as RFC 8785
  * JSON in UTF-8, for envelopes that share log, receivedAt and submitter (as a batch's

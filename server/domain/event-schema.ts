@@ -69,9 +69,5 @@ export type ProvenanceEvent = z.infer<typeof eventSchema>;
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
 
-export const eventBatchSchema = z.strictObject({
-  events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_REQUEST),
-});
-
 /** The event as stored: the subject replaced by its keyed pseudonym. */
 export type StoredEvent = Omit<ProvenanceEvent, "subject"> & { subjectRef?: string };

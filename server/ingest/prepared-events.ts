@@ -21,7 +21,7 @@ export interface PreparedEvent {
   org: string;
   /**
    * RFC 8785 JSON of the stored (pseudonymised) event, UTF-8: a view into one buffer
-   * that holds the whole batch's (`transferList` hands it over without a copy).
+   * that holds the whole batch's (transferListOf: handed over without a copy).
    */
   eventUtf8: Uint8Array;
 }
