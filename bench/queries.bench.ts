@@ -17,7 +17,7 @@ import { EventIndex } from "../server/query/event-index";
 import { EventIndexer } from "../server/query/event-indexer";
 import { queryEvents, parseEventQuery, type EventQueryContext } from "../server/query/event-query";
 import { foldLogIntoTree } from "../server/tree/tree-folder";
-import { openDatabase, indexKey, type Database } from "../server/store/database";
+import { openStores, indexKey, type Stores } from "../server/store/database";
 import type { Principal } from "../server/auth/key-store";
 import { toHex } from "../server/hex";
 import { formatCount, gc, median, percentile, perSecond, progress, tempDir, time, type BenchOptions } from "./common";
@@ -44,7 +44,7 @@ function principal(role: Principal["role"], extra: Partial<Principal> = {}): Pri
 }
 
 interface Built {
-  db: Database;
+  stores: Stores & { close(): Promise<void> };
   log: EventLog;
   index: EventIndex;
   indexer: EventIndexer;
@@ -53,9 +53,10 @@ interface Built {
 }
 
 async function buildLedger(n: number, dir: string, report: BenchOptions["report"]): Promise<Built> {
-  const db = await openDatabase(dir);
+  const stores = await openStores(dir);
+  const { db } = stores;
   const subjectSecret = randomBytes(32);
-  const log = await EventLog.open(db, { logId: BENCH_LOG_ID });
+  const log = await EventLog.open(stores, { logId: BENCH_LOG_ID });
   const make = eventFactory("ledger", LEDGER_SEED);
 
   let lastProgress = performance.now();
@@ -107,7 +108,7 @@ async function buildLedger(n: number, dir: string, report: BenchOptions["report"
     note: `${(foldMs / 1000).toFixed(1)} s`,
   });
   progress(`${SUITE}: built ${formatCount(n)} events: append ${(appendMs / 1000).toFixed(1)} s, index ${(indexMs / 1000).toFixed(1)} s, fold ${(foldMs / 1000).toFixed(1)} s`);
-  return { db, log, index, indexer, tree, subjectSecret };
+  return { stores, log, index, indexer, tree, subjectSecret };
 }
 
 type QueryCase = readonly [kind: string, draw: () => [Principal, Record<string, string>]];
@@ -138,11 +139,11 @@ export async function queriesBench({ quick, report }: BenchOptions): Promise<voi
   const { dir } = tempDir("queries");
   progress(`${SUITE}: building a ledger of ${formatCount(n)} events in ${dir}`);
   const built = await buildLedger(n, dir, report);
-  const { db, log, index, indexer, tree, subjectSecret } = built;
+  const { stores, log, index, indexer, tree, subjectSecret } = built;
   try {
     // --- Queries -------------------------------------------------------------------------------
     const ctx: EventQueryContext = { index, log, indexedSize: indexer.size, subjectSecret };
-    const records = db.sublevel<string, string>("log", { valueEncoding: "utf8" });
+    const records = stores.records;
     const random = prng(99);
     const mix = queryMix(random, n, eventFactory("ledger", LEDGER_SEED));
     const latencies: number[] = [];
@@ -171,7 +172,7 @@ export async function queriesBench({ quick, report }: BenchOptions): Promise<voi
       const below = 50 + Math.floor(random() * (n - 50));
       started = performance.now();
       let read = 0;
-      for await (const value of records.values({ lt: indexKey(below), reverse: true, limit: Math.max(1, page.events.length) })) read += value.length;
+      for await (const value of records.values({ lt: indexKey(below), reverse: true, limit: Math.max(1, page.events.length) })) read += value.byteLength;
       baseline.push(performance.now() - started);
     }
     const kinds = [...byKind].map(([kind, { ms, results }]) => `${kind}: median ${median(ms).toFixed(2)} ms, p99 ${percentile(ms, 99).toFixed(2)} ms, ${median(results)} results`).join("; ");
@@ -197,14 +198,14 @@ export async function queriesBench({ quick, report }: BenchOptions): Promise<voi
     await indexer.stop();
 
     // --- Audit ---------------------------------------------------------------------------------
-    await auditBench(n, db, tree, report);
+    await auditBench(n, stores, tree, report);
   } finally {
     await indexer.stop().catch(() => undefined);
-    await db.close();
+    await stores.close();
   }
 }
 
-async function auditBench(n: number, db: Database, tree: MerkleTreeStore, report: BenchOptions["report"]): Promise<void> {
+async function auditBench(n: number, stores: Stores, tree: MerkleTreeStore, report: BenchOptions["report"]): Promise<void> {
   let audit: typeof import("../server/audit/audit") | undefined;
   let sources: typeof import("../server/audit/sources") | undefined;
   try {
@@ -231,7 +232,7 @@ async function auditBench(n: number, db: Database, tree: MerkleTreeStore, report
   const floorRate: number[] = [];
   const auditRate: number[] = [];
   const rounds = 2;
-  const raw = db.sublevel<string, Uint8Array>("log", { keyEncoding: "utf8", valueEncoding: "view" });
+  const raw = stores.records;
   const expectedRoot = toHex(await tree.root());
   for (let round = 0; round < rounds; round++) {
     gc();
@@ -240,7 +241,7 @@ async function auditBench(n: number, db: Database, tree: MerkleTreeStore, report
     const floorMs = await time(async () => {
       const frontier: Uint8Array[] = [];
       let size = 0;
-      for await (const value of raw.values({ valueEncoding: "view" })) appendToFrontier(frontier, size++, hashLeaf(value));
+      for await (const value of raw.values()) appendToFrontier(frontier, size++, hashLeaf(value));
       floorRoot = toHex(rootOfPerfectSubtrees(frontier));
     });
     if (floorRoot !== expectedRoot) throw new Error(`the floor's root ${floorRoot} differs from the tree's ${expectedRoot}`);
@@ -248,8 +249,8 @@ async function auditBench(n: number, db: Database, tree: MerkleTreeStore, report
     let result: Awaited<ReturnType<typeof audit.runAudit>> | undefined;
     const auditMs = await time(async () => {
       result = await audit!.runAudit({
-        log: sources!.levelAuditLog(db),
-        tree: await sources!.levelAuditTree(db, tree),
+        log: sources!.levelAuditLog(stores),
+        tree: await sources!.levelAuditTree(stores.db, tree),
         checkpoints: checkpointSource,
         logId: BENCH_LOG_ID,
       });

@@ -16,7 +16,7 @@ import { AuditError, runAudit } from "../server/audit/audit";
 import type { AuditJob } from "../server/audit/audit-jobs";
 import type { AuditProgress, AuditReport, Divergence } from "../server/audit/report";
 import { contractAuditChain, levelAuditSources, type AuditChain } from "../server/audit/sources";
-import { callGateway, CliError, withDatabase } from "./cli-support";
+import { callGateway, CliError, withStores } from "./cli-support";
 
 export interface AuditCommandOptions {
   url?: string;
@@ -109,8 +109,8 @@ async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine
   const dbDir = path.join(dataDir, "db");
   if (!existsSync(dbDir)) throw new CliError(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
   if (options.contract && !options.rpc) throw new CliError("--contract needs --rpc <url>", 2);
-  return withDatabase(dbDir, async (db) => {
-    const sources = await levelAuditSources(db);
+  return withStores(dataDir, async (stores) => {
+    const sources = await levelAuditSources(stores);
     const chain = options.rpc ? await connectChain(options, dataDir, sources.logId) : undefined;
     try {
       return await runAudit({ ...sources, logId: sources.logId, chain: chain?.reader, onProgress: (p) => progress.update(p) });

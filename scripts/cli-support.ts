@@ -1,8 +1,8 @@
 /**
  * What every `ledger` command shares: its error type (with the exit code), a
- * call to a running gateway, and opening a stopped gateway's database.
+ * call to a running gateway, and opening a stopped gateway's databases.
  */
-import { openDatabase, type Database } from "../server/store/database";
+import { openStores, type Stores } from "../server/store/database";
 
 /** A failure the CLI reports in one line: 1 a refusal or finding, 2 usage or I/O. */
 export class CliError extends Error {
@@ -34,17 +34,17 @@ export async function callGateway(target: GatewayTarget, method: string, route: 
   return answer;
 }
 
-/** Runs `work` on the database at `dbDir` of a stopped gateway, and closes it. */
-export async function withDatabase<T>(dbDir: string, work: (db: Database) => Promise<T>): Promise<T> {
-  let db: Database;
+/** Runs `work` on the databases in `dataDir` of a stopped gateway, and closes them. */
+export async function withStores<T>(dataDir: string, work: (stores: Stores) => Promise<T>): Promise<T> {
+  let stores: Awaited<ReturnType<typeof openStores>>;
   try {
-    db = await openDatabase(dbDir);
+    stores = await openStores(dataDir);
   } catch (error) {
     throw new CliError(`${(error as Error).message}; to reach a running gateway use --url and --key`, 2);
   }
   try {
-    return await work(db);
+    return await work(stores);
   } finally {
-    await db.close();
+    await stores.close();
   }
 }

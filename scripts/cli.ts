@@ -12,8 +12,8 @@ import { ledgerReader } from "../server/chain/ledger-reader";
 import { verifyReceipt } from "../server/receipts/verify-receipt";
 import { ReceiptError } from "../server/receipts/receipt-error";
 import { ROLES, KeyStore, type Role } from "../server/auth/key-store";
-import type { Database } from "../server/store/database";
-import { callGateway, CliError, withDatabase } from "./cli-support";
+import type { Stores } from "../server/store/database";
+import { callGateway, CliError, withStores } from "./cli-support";
 import { EventLog } from "../server/log/event-log";
 import { MerkleTreeStore } from "../server/merkle";
 import { CheckpointStore } from "../server/anchor/checkpoint-store";
@@ -74,21 +74,21 @@ withTarget(
   const body = { name: options.name, role: options.role, jurisdiction: options.jurisdiction };
   const created = options.url
     ? ((await callGateway(options, "POST", "/v1/keys", body)) as { key: string; record: { id: string } })
-    : await withDataDir(options, async (db) => (await KeyStore.open(db)).create(body));
+    : await withDataDir(options, async ({ db }) => (await KeyStore.open(db)).create(body));
   console.log(`created ${options.role} key ${created.record.id}; store it now, it is not shown again:\n${created.key}`);
 });
 withTarget(keys.command("revoke").description("revoke an API key by its id").argument("<id>", "key id (the part after pl_)")).action(
   async (id: string, options: TargetOptions) => {
     const revoked = options.url
       ? await callGateway(options, "DELETE", `/v1/keys/${encodeURIComponent(id)}`)
-      : await withDataDir(options, async (db) => (await KeyStore.open(db)).revoke(id));
+      : await withDataDir(options, async ({ db }) => (await KeyStore.open(db)).revoke(id));
     console.log(`revoked key ${(revoked as { id: string }).id}`);
   },
 );
 withTarget(keys.command("list").description("list API keys (never their secrets)")).action(async (options: TargetOptions) => {
   const list = options.url
     ? ((await callGateway(options, "GET", "/v1/keys")) as { keys: unknown[] }).keys
-    : await withDataDir(options, async (db) => (await KeyStore.open(db)).list());
+    : await withDataDir(options, async ({ db }) => (await KeyStore.open(db)).list());
   for (const k of list as { id: string; role: string; name: string; jurisdiction?: string; revokedAt?: string }[]) {
     console.log(`${k.id}  ${k.role.padEnd(9)}  ${(k.jurisdiction ?? "-").padEnd(12)}  ${k.revokedAt ? "revoked " + k.revokedAt : "active"}  ${k.name}`);
   }
@@ -111,7 +111,7 @@ withTarget(
   }
   const loaded = options.url
     ? ((await callGateway(options, "PUT", "/v1/orgs", registry)) as { divisions: number; orgs: number })
-    : await withDataDir(options, (db) => new OrgRegistry(db).upsert(registry));
+    : await withDataDir(options, ({ db }) => new OrgRegistry(db).upsert(registry));
   console.log(`imported ${loaded.orgs} organisations and ${loaded.divisions} divisions`);
 });
 
@@ -121,9 +121,10 @@ withTarget(program.command("status").description("log size, tree size, anchored 
       console.log(JSON.stringify(await callGateway(options, "GET", "/v1/status"), null, 2));
       return;
     }
-    const status = await withDataDir(options, async (db) => {
+    const status = await withDataDir(options, async (stores) => {
+      const { db } = stores;
       const meta = await loadOrCreateLogMeta(db);
-      const log = await EventLog.open(db, { logId: meta.logId });
+      const log = await EventLog.open(stores, { logId: meta.logId });
       const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
       const checkpoints = new CheckpointStore(db);
       return { logId: meta.logId, events: log.size, treeSize: tree.size, latestCheckpoint: (await checkpoints.latest()) ?? null, inflight: (await checkpoints.inflight())?.txHash ?? null };
@@ -164,8 +165,8 @@ function report(json: boolean | undefined, result: { valid: false; code: string;
   process.exitCode = 1;
 }
 
-function withDataDir<T>(options: TargetOptions, work: (db: Database) => Promise<T>): Promise<T> {
-  return withDatabase(path.resolve(options.dataDir, "db"), work);
+function withDataDir<T>(options: TargetOptions, work: (stores: Stores) => Promise<T>): Promise<T> {
+  return withStores(path.resolve(options.dataDir), work);
 }
 
 registerAuditCommand(program);

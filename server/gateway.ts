@@ -5,7 +5,7 @@ import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config";
-import { openDatabase, type Database } from "./store/database";
+import { openStores, type Database, type Stores } from "./store/database";
 import { loadOrCreateLogMeta } from "./store/meta";
 import { loadOrCreateSecret } from "./store/secrets";
 import { KeyStore } from "./auth/key-store";
@@ -39,6 +39,8 @@ export interface Gateway {
   logId: string;
   chain: { rpcUrl: string; chainId: number; contract: string; embedded: boolean };
   keysFile?: string;
+  /** The data directory's databases, open while the gateway runs. */
+  stores: Stores;
   log: EventLog;
   tree: MerkleTreeStore;
   anchorer: Anchorer;
@@ -70,15 +72,16 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, "error while stopping"));
   };
   try {
-    const db = await openDatabase(path.join(config.dataDir, "db"));
-    cleanups.push(() => db.close());
+    const stores = await openStores(config.dataDir);
+    cleanups.push(() => stores.close());
+    const { db } = stores;
     const meta = await loadOrCreateLogMeta(db, config.chain?.logId);
     const subjectSecret = loadOrCreateSecret(path.join(config.dataDir, "subject-secret"));
     const keys = await KeyStore.open(db);
     const demoKeys = await createDemoKeysOnFirstStart(keys, config.dataDir, config.logDivision);
     if (demoKeys.created) progress(`created demo API keys in ${demoKeys.file} (local use only)`);
     const keysFile = demoKeys.file;
-    const log = await EventLog.open(db, { logId: meta.logId });
+    const log = await EventLog.open(stores, { logId: meta.logId, onProgress: progress });
     // The tree is derived from the log and refolded from it after any loss, so its appends need
     // no fsync of their own; the anchorer's synced write of an anchor intent flushes them first.
     const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never, { sync: false });
@@ -92,7 +95,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(chain.close);
     const audits = await AuditJobs.open({
       db,
-      run: gatewayAuditRun({ db, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
+      run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
     });
     cleanups.push(() => audits.stop());
 
@@ -156,6 +159,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       logId: meta.logId,
       chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.contract, embedded: chain.embedded },
       keysFile,
+      stores,
       log,
       tree,
       anchorer,

@@ -4,7 +4,7 @@
  * kept in the `audit` sublevel, so its report survives a restart.
  */
 import { randomUUID } from "node:crypto";
-import { SYNCED, type Database } from "../store/database";
+import { SYNCED, type Database, type Stores } from "../store/database";
 import type { MerkleTreeStore } from "../merkle";
 import { runAudit } from "./audit";
 import type { AuditProgress, AuditReport } from "./report";
@@ -148,7 +148,7 @@ function snapshot(job: AuditJob): AuditJob {
 }
 
 export interface GatewayAuditParameters {
-  db: Database;
+  stores: Stores;
   /** The gateway's live tree store: the audit covers its size at the start. */
   tree: Pick<MerkleTreeStore, "size" | "root">;
   logId: string;
@@ -156,9 +156,9 @@ export interface GatewayAuditParameters {
 }
 
 /** The audit of a running gateway's own database, for {@link AuditJobs}. */
-export function gatewayAuditRun({ db, tree, logId, chain }: GatewayAuditParameters): AuditRun {
+export function gatewayAuditRun({ stores, tree, logId, chain }: GatewayAuditParameters): AuditRun {
   return async (onProgress, signal) => {
-    const sources = await levelAuditSources(db, { store: tree });
+    const sources = await levelAuditSources(stores, { store: tree });
     return runAudit({ ...sources, logId, chain, onProgress, signal });
   };
 }

@@ -3,7 +3,7 @@
  *
  * The audit must read what is actually on disk, including records the gateway's
  * own readers would refuse (EventLog parses every record as JSON), so it reads
- * the `log` and `tree` sublevels raw.
+ * the records database and the `tree` sublevel raw.
  * The tree's key layout stays in server/merkle/tree-store.ts: its
  * `storedTreeReader` reads the stored nodes raw.
  */
@@ -12,7 +12,7 @@ import type { Checkpoint } from "../anchor/checkpoint-store";
 import { CheckpointStore } from "../anchor/checkpoint-store";
 import { VERIFIER_ABI } from "../chain/ledger-abi";
 import { EMPTY_ROOT, frontierNodes, rootOfPerfectSubtrees, storedTreeReader, type MerkleStoreScanDb, type MerkleTreeStore, type NodeId } from "../merkle";
-import type { Database } from "../store/database";
+import type { Database, Stores } from "../store/database";
 import { rawLogRecords } from "../log/event-log";
 
 /** A stored log record, unparsed: key as stored (16-hex index), value as raw bytes. */
@@ -55,9 +55,9 @@ export interface AuditChain {
 }
 
 const BYTES = { keyEncoding: "view", valueEncoding: "view" } as const;
-/** The log's records, read raw from the `log` sublevel. */
-export function levelAuditLog(db: Database): AuditLog {
-  return { records: () => rawLogRecords(db) };
+/** The log's records, read raw from the records database. */
+export function levelAuditLog(stores: Stores): AuditLog {
+  return { records: () => rawLogRecords(stores) };
 }
 
 /**
@@ -108,8 +108,9 @@ export interface LevelAuditSources {
   logId?: string;
 }
 
-/** Everything the audit reads from one gateway database. */
-export async function levelAuditSources(db: Database, options: { store?: Pick<MerkleTreeStore, "size" | "root"> } = {}): Promise<LevelAuditSources> {
+/** Everything the audit reads from one gateway's databases. */
+export async function levelAuditSources(stores: Stores, options: { store?: Pick<MerkleTreeStore, "size" | "root"> } = {}): Promise<LevelAuditSources> {
+  const { db } = stores;
   const meta = db.sublevel<string, string>("meta", { valueEncoding: "utf8" });
   const stored = await meta.get("log");
   let logId: string | undefined;
@@ -119,7 +120,7 @@ export async function levelAuditSources(db: Database, options: { store?: Pick<Me
     logId = undefined;
   }
   return {
-    log: levelAuditLog(db),
+    log: levelAuditLog(stores),
     tree: await levelAuditTree(db, options.store),
     checkpoints: new CheckpointStore(db),
     logId,

@@ -2,13 +2,19 @@ import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
 import { canonicalJson, envelopeUtf8Writer, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
-import { indexKey, parseIndexKey, SYNCED_BATCH, type Database } from "../store/database";
+import { indexKey, parseIndexKey, SYNCED, SYNCED_BATCH, UNSYNCED_BATCH, type Database, type RecordsDatabase, type Stores } from "../store/database";
 
 /**
  * The append-only event log: one record per leaf index (the canonical envelope,
- * i.e. the exact leaf bytes) and an idempotency index on (submitter, requestId) → index.
- * A repeated requestId is a retry when its event's canonical JSON is the stored one's;
- * the stored record is read only then, so a new event costs no fingerprint.
+ * i.e. the exact leaf bytes) in the records database, and an idempotency index on
+ * (submitter, requestId) → index in the gateway's database. A repeated requestId is a
+ * retry when its event's canonical JSON is the stored one's; the stored record is read
+ * only then, so a new event costs no fingerprint.
+ *
+ * The records are the truth; the idempotency index is derived from them. A batch's
+ * records are written and synced first, then its index entries, unsynced, with the
+ * number of records they cover (`idem-size`). What a crash loses of the index is
+ * rebuilt from the records when the log opens.
  *
  * Appends are group-committed: every request that arrives while a synced batch
  * is being written joins the next batch, so many concurrent clients share one
@@ -50,29 +56,27 @@ interface IdempotencyEntry {
   eventUtf8: Uint8Array;
 }
 
-/** An operation of the log's batch, on one of its two sublevels. */
-interface PutOp {
+/** A record to write: leaf index key → leaf bytes. */
+interface RecordPut {
   type: "put";
-  sublevel: LogSublevel;
   key: string;
-  value: string | Uint8Array;
-  valueEncoding?: "view";
+  value: Uint8Array;
 }
 
-type LogSublevel = ReturnType<typeof logSublevels>["records"];
-
-/** The log's two sublevels: records by index, and the idempotency index. */
-function logSublevels(db: Database) {
+/** The log's sublevels in the gateway's database. */
+function indexSublevels(db: Database) {
   return {
-    records: db.sublevel<string, string>("log", { valueEncoding: "utf8" }),
     idempotency: db.sublevel<string, string>("idem", { valueEncoding: "utf8" }),
+    /** "size" → how many records the idempotency index covers. */
+    indexedSize: db.sublevel<string, string>("idem-size", { valueEncoding: "utf8" }),
+    /** Records as gateways stored them before they had their own database; moved on open. */
+    legacyRecords: db.sublevel<string, Uint8Array>("log", { valueEncoding: "view" }),
   };
 }
 
 interface PreparedBatch {
   requests: QueuedAppend[];
-  logOps: PutOp[];
-  idemOps: PutOp[];
+  recordPuts: RecordPut[];
   /** Answers each request (resolve or reject), once the batch is stored. */
   outcomes: (() => void)[];
   /** The new idempotency entries. */
@@ -93,11 +97,15 @@ export interface EventLogOptions {
   now?: () => Date;
   /** fsync every batch (default true): an acknowledged event survives a crash. */
   sync?: boolean;
+  /** Told about long work when opening: moving records of an older layout, rebuilding the index. */
+  onProgress?: (message: string) => void;
 }
 
 export class EventLog extends EventEmitter {
-  private readonly records: LogSublevel;
-  private readonly idempotency: LogSublevel;
+  private readonly records: RecordsDatabase;
+  private readonly db: Database;
+  private readonly idempotency: ReturnType<typeof indexSublevels>["idempotency"];
+  private readonly indexedSize: ReturnType<typeof indexSublevels>["indexedSize"];
   private readonly logId: string;
   private readonly now: () => Date;
   private readonly sync: boolean;
@@ -107,24 +115,61 @@ export class EventLog extends EventEmitter {
   private nextIndex = 0;
   /** The next index to hand out; beyond nextIndex while a batch is being written. */
   private assigned = 0;
-  /** Idempotency entries of the batch being written, until the next batch is written. */
-  private unwritten = new Map<string, IdempotencyEntry>();
+  /**
+   * Idempotency entries of records being written or written, until the index has them.
+   * Replaced by a new map once they are written, not emptied: a batch being prepared
+   * keeps the map it began with, which has every entry its read of the index could miss.
+   */
+  private unindexed = new Map<string, IdempotencyEntry>();
 
-  private constructor(db: Database, options: EventLogOptions) {
+  private constructor(stores: Stores, options: EventLogOptions) {
     super();
-    ({ records: this.records, idempotency: this.idempotency } = logSublevels(db));
+    this.records = stores.records;
+    this.db = stores.db;
+    ({ idempotency: this.idempotency, indexedSize: this.indexedSize } = indexSublevels(stores.db));
     this.logId = options.logId;
     this.now = options.now ?? (() => new Date());
     this.sync = options.sync ?? true;
   }
 
-  static async open(db: Database, options: EventLogOptions): Promise<EventLog> {
-    const log = new EventLog(db, options);
+  static async open(stores: Stores, options: EventLogOptions): Promise<EventLog> {
+    await moveLegacyRecords(stores, options.onProgress);
+    const log = new EventLog(stores, options);
     for await (const key of log.records.keys({ reverse: true, limit: 1 })) {
       log.nextIndex = parseIndexKey(key) + 1;
     }
     log.assigned = log.nextIndex;
+    await log.indexUnindexedRecords(options.onProgress);
     return log;
+  }
+
+  /** Puts the idempotency entries of records stored after the index's last write. */
+  private async indexUnindexedRecords(onProgress?: (message: string) => void): Promise<void> {
+    const stored = await this.indexedSize.get("size");
+    const from = stored === undefined ? 0 : Number(stored);
+    if (from >= this.nextIndex) return;
+    const total = this.nextIndex - from;
+    if (total > REINDEX_CHUNK) onProgress?.(`rebuilding the idempotency index of ${total} records`);
+    for (let start = from; start < this.nextIndex; start += REINDEX_CHUNK) {
+      const end = Math.min(this.nextIndex, start + REINDEX_CHUNK);
+      const ops: IndexPut[] = [];
+      for (const [key, value] of (await this.records.iterator({ gte: indexKey(start), lt: indexKey(end) }).all()) as [string, Uint8Array][]) {
+        const index = parseIndexKey(key);
+        let envelope: Envelope;
+        try {
+          envelope = toRecord(index, value).envelope;
+        } catch (error) {
+          throw new Error(`cannot rebuild the idempotency index: the record at index ${index} is not an envelope`, { cause: error });
+        }
+        ops.push(this.indexPut(idempotencyKey({ submitter: envelope.submitter, event: envelope.event }), index));
+      }
+      ops.push({ type: "put", sublevel: this.indexedSize, key: "size", value: String(end) });
+      await this.db.batch(ops, UNSYNCED_BATCH);
+    }
+  }
+
+  private indexPut(key: string, index: number): IndexPut {
+    return { type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` };
   }
 
   /** Number of records; the next record gets this index. */
@@ -171,22 +216,20 @@ export class EventLog extends EventEmitter {
       if (!(await previous)) {
         // Its indices follow records that were not stored: nothing of it may be written.
         this.assigned = this.nextIndex;
-        this.unwritten = new Map();
         previous = Promise.resolve(true);
         for (const request of requests) request.reject(new Error("an earlier write to the log failed; nothing from this request was stored"));
         continue;
       }
       previous = this.commit(batch);
     }
-    this.unwritten = new Map();
     this.writing = false;
   }
 
   /** Decides each submission's outcome and index, and the operations that store the new ones. */
   private async prepare(requests: QueuedAppend[]): Promise<PreparedBatch> {
     const keys = requests.flatMap((r) => r.submissions.map((s) => idempotencyKey(s)));
-    // Entries of the batch being written may be invisible to this read: `unwritten` has them.
-    const unwritten = this.unwritten;
+    // Entries of records being written may be invisible to this read: `unindexed` has them.
+    const unindexed = this.unindexed;
     const storedByKey = await this.storedEntries(keys);
 
     const receivedAt = this.now().toISOString();
@@ -196,23 +239,21 @@ export class EventLog extends EventEmitter {
       if (!write) writers.set(submitter, (write = envelopeUtf8Writer({ log: this.logId, receivedAt, submitter })));
       return write(eventUtf8, index);
     };
-    const logOps: PutOp[] = [];
-    const idemOps: PutOp[] = [];
+    const recordPuts: RecordPut[] = [];
     const outcomes: (() => void)[] = [];
     const seenInBatch = new Map<string, IdempotencyEntry>();
     let next = this.assigned;
 
     for (const request of requests) {
       const results: AppendedEvent[] = [];
-      const requestOps: typeof logOps = [];
-      const requestIdemOps: typeof idemOps = [];
+      const requestPuts: RecordPut[] = [];
       const requestSeen = new Map<string, IdempotencyEntry>();
       let conflict: AppError | undefined;
       let index = next;
       for (const submission of request.submissions) {
         const key = idempotencyKey(submission);
         const eventUtf8 = "eventUtf8" in submission ? submission.eventUtf8 : Buffer.from(canonicalJson(submission.event), "utf8");
-        const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unwritten.get(key) ?? storedByKey.get(key);
+        const existing = requestSeen.get(key) ?? seenInBatch.get(key) ?? unindexed.get(key) ?? storedByKey.get(key);
         if (existing) {
           if (Buffer.compare(existing.eventUtf8, eventUtf8) !== 0) {
             conflict = conflictError(submission, existing.index);
@@ -224,8 +265,7 @@ export class EventLog extends EventEmitter {
         const entry = { index, eventUtf8 };
         requestSeen.set(key, entry);
         const leaf = envelopeOf(submission.submitter, eventUtf8, index);
-        requestOps.push({ type: "put", sublevel: this.records, key: indexKey(index), value: leaf, valueEncoding: "view" });
-        requestIdemOps.push({ type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` });
+        requestPuts.push({ type: "put", key: indexKey(index), value: leaf });
         results.push({ index, created: true });
         index += 1;
       }
@@ -235,13 +275,12 @@ export class EventLog extends EventEmitter {
         continue;
       }
       next = index;
-      logOps.push(...requestOps);
-      idemOps.push(...requestIdemOps);
+      recordPuts.push(...requestPuts);
       for (const [key, entry] of requestSeen) seenInBatch.set(key, entry);
       outcomes.push(() => request.resolve(results));
     }
     this.assigned = next;
-    return { requests, logOps, idemOps, outcomes, entries: seenInBatch, size: next };
+    return { requests, recordPuts, outcomes, entries: seenInBatch, size: next };
   }
 
   /**
@@ -258,53 +297,85 @@ export class EventLog extends EventEmitter {
     const leaves = await this.records.getMany(indices.map(indexKey));
     const eventUtf8At = new Map<number, Uint8Array>();
     indices.forEach((index, i) => {
-      // Written in the same batch as its idempotency entry, so it is there.
+      // Written and synced before its idempotency entry, so it is there.
       if (leaves[i] === undefined) throw new Error(`the log has an idempotency entry for index ${index} but no record there`);
-      eventUtf8At.set(index, Buffer.from(canonicalJson((JSON.parse(leaves[i]!) as Envelope).event), "utf8"));
+      eventUtf8At.set(index, Buffer.from(canonicalJson(toRecord(index, leaves[i]!).envelope.event), "utf8"));
     });
     for (const [key, index] of found) entries.set(key, { index, eventUtf8: eventUtf8At.get(index)! });
     return entries;
   }
 
-  /** Writes a prepared batch (synced), then answers its requests. Resolves to whether it was stored. */
+  /**
+   * Writes a prepared batch's records (synced), then their idempotency entries, then
+   * answers its requests. Resolves to whether the records were stored.
+   */
   private async commit(batch: PreparedBatch): Promise<boolean> {
-    this.unwritten = batch.entries;
-    if (batch.logOps.length > 0) {
-      try {
-        await this.records.db.batch(batch.logOps.concat(batch.idemOps), this.sync ? SYNCED_BATCH : {});
-      } catch (error) {
-        for (const request of batch.requests) request.reject(error);
-        return false;
-      }
-      this.nextIndex = batch.size;
+    if (batch.recordPuts.length === 0) {
+      for (const settle of batch.outcomes) settle();
+      return true;
     }
+    for (const [key, entry] of batch.entries) this.unindexed.set(key, entry);
+    try {
+      await this.records.batch(batch.recordPuts, this.sync ? SYNCED_BATCH : UNSYNCED_BATCH);
+    } catch (error) {
+      for (const key of batch.entries.keys()) this.unindexed.delete(key);
+      for (const request of batch.requests) request.reject(error);
+      return false;
+    }
+    this.nextIndex = batch.size;
+    await this.writeIndex();
     for (const settle of batch.outcomes) settle();
-    if (batch.logOps.length > 0) this.emit("appended", this.nextIndex);
+    this.emit("appended", this.nextIndex);
     return true;
+  }
+
+  /**
+   * Writes the unindexed entries and the size they bring the index to. Unsynced: a crash
+   * loses only what open() rebuilds from the synced records. When the write fails the
+   * records are stored all the same; their entries stay in memory for the next write.
+   */
+  private async writeIndex(): Promise<void> {
+    const ops: IndexPut[] = [];
+    for (const [key, { index }] of this.unindexed) ops.push(this.indexPut(key, index));
+    ops.push({ type: "put", sublevel: this.indexedSize, key: "size", value: String(this.nextIndex) });
+    try {
+      await this.db.batch(ops, UNSYNCED_BATCH);
+      this.unindexed = new Map();
+    } catch (error) {
+      this.emit("indexWriteFailed", error);
+    }
   }
 
   async get(index: number): Promise<StoredRecord | undefined> {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.nextIndex) return undefined;
-    const value = await this.records.get(indexKey(index), AS_BYTES);
+    const value = await this.records.get(indexKey(index));
     if (value === undefined) return undefined;
-    return toRecord(index, value as unknown as Uint8Array);
+    return toRecord(index, value);
   }
 
   /** Records [from, to) that are stored, in index order (a gap means a missing record). */
   async read(from: number, to: number): Promise<StoredRecord[]> {
     // One call for the whole range: iterating entry by entry costs a promise per record.
-    const entries = (await this.records.iterator({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as [string, Uint8Array][];
+    const entries = (await this.records.iterator({ gte: indexKey(from), lt: indexKey(to) }).all()) as [string, Uint8Array][];
     return entries.map(([key, value]) => toRecord(parseIndexKey(key), value));
   }
 
   /** Leaf bytes of records [from, to), in order; for folding into the tree. */
   async readLeaves(from: number, to: number): Promise<Uint8Array[]> {
-    return (await this.records.values({ gte: indexKey(from), lt: indexKey(to), ...AS_BYTES }).all()) as unknown as Uint8Array[];
+    return this.records.values({ gte: indexKey(from), lt: indexKey(to) }).all();
   }
 }
 
-/** Per-call encoding: records are read as bytes (the leaf), decoded once for the envelope. */
-const AS_BYTES = { valueEncoding: "view" } as const;
+/** An idempotency index operation in the gateway's database. */
+interface IndexPut {
+  type: "put";
+  sublevel: ReturnType<typeof indexSublevels>["idempotency"];
+  key: string;
+  value: string;
+}
+
+const REINDEX_CHUNK = 10_000;
+const MOVE_CHUNK = 10_000;
 
 function toRecord(index: number, value: Uint8Array): StoredRecord {
   const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -331,10 +402,36 @@ function conflictError(submission: Submission, index: number): AppError {
 /**
  * Every stored record as it is on disk — key and bytes, unparsed — for audits,
  * which must see records the log itself would refuse (not JSON, wrong index).
+ * Records of an older layout are moved first, so that they are all in one place.
  */
-export async function* rawLogRecords(db: Database): AsyncGenerator<{ key: string; value: Uint8Array }> {
-  const records = db.sublevel<string, Uint8Array>("log", { keyEncoding: "utf8", valueEncoding: "view" });
-  for await (const [key, value] of records.iterator({ keyEncoding: "utf8", valueEncoding: "view" })) {
-    yield { key, value };
+export async function* rawLogRecords(stores: Stores): AsyncGenerator<{ key: string; value: Uint8Array }> {
+  await moveLegacyRecords(stores);
+  for await (const [key, value] of stores.records.iterator()) yield { key, value };
+}
+
+/**
+ * Moves records that gateways stored in the `log` sublevel of their one database into
+ * the records database, in chunks: each is written there (synced), then deleted here, so
+ * a crash in between leaves copies that the next move overwrites with the same bytes.
+ * The old layout wrote each record and its idempotency entry atomically, so the index
+ * covers all of them: the last chunk's deletion records that.
+ */
+async function moveLegacyRecords(stores: Stores, onProgress?: (message: string) => void): Promise<void> {
+  const { legacyRecords, indexedSize } = indexSublevels(stores.db);
+  let moved = 0;
+  for (;;) {
+    const chunk = (await legacyRecords.iterator({ limit: MOVE_CHUNK + 1 }).all()) as [string, Uint8Array][];
+    if (chunk.length === 0) return;
+    const moving = chunk.slice(0, MOVE_CHUNK);
+    await stores.records.batch(
+      moving.map(([key, value]) => ({ type: "put" as const, key, value })),
+      SYNCED_BATCH,
+    );
+    const done = stores.db.batch();
+    for (const [key] of moving) done.del(key, { sublevel: legacyRecords });
+    if (chunk.length <= MOVE_CHUNK) done.put("size", String(parseIndexKey(moving.at(-1)![0]) + 1), { sublevel: indexedSize });
+    await done.write(SYNCED);
+    moved += moving.length;
+    if (moved > MOVE_CHUNK || chunk.length > MOVE_CHUNK) onProgress?.(`moved ${moved} records to their own database`);
   }
 }

@@ -12,12 +12,12 @@ import { errorHandler } from "../../server/api/error-handler";
 import type { Principal } from "../../server/auth/key-store";
 import { AppError } from "../../server/errors";
 import { MerkleTreeStore } from "../../server/merkle";
-import { openDatabase, type Database } from "../../server/store/database";
+import { openDatabase, openStores, type Stores } from "../../server/store/database";
 import { AuditJobs, gatewayAuditRun, type AuditJob, type AuditRun } from "../../server/audit/audit-jobs";
 import { createAuditRoutes } from "../../server/audit/routes";
 import type { AuditReport } from "../../server/audit/report";
 import { runAuditCommand, type AuditCommandIo } from "../../scripts/audit-command";
-import { LOG_ID, buildLedger, dbPath, makeTempDir, readRecord, removeDir, treeSublevel, writeRecord } from "./support/ledger-fixture";
+import { LOG_ID, buildLedger, makeTempDir, readRecord, removeDir, treeSublevel, writeRecord } from "./support/ledger-fixture";
 
 function principal(role: Principal["role"]): Principal {
   return { id: `key-${role}`, name: role, role, createdAt: "2026-11-26T00:00:00.000Z", ...(role === "regulator" ? { jurisdiction: "330102000000" } : {}) };
@@ -72,23 +72,23 @@ function captureIo(): AuditCommandIo & { out: string; err: string } {
 
 describe("audit: the job API over HTTP", function () {
   let dataDir: string;
-  let db: Database;
+  let stores: Stores & { close(): Promise<void> };
   let jobs: AuditJobs;
   let server: { url: string; close: () => Promise<void> };
 
   before(async function () {
     dataDir = makeTempDir();
     await buildLedger(dataDir, { events: 500, checkpointSizes: [100, 250, 500] });
-    db = await openDatabase(dbPath(dataDir));
-    const tree = await MerkleTreeStore.open(treeSublevel(db));
-    jobs = await AuditJobs.open({ db, run: gatewayAuditRun({ db, tree, logId: LOG_ID }) });
+    stores = await openStores(dataDir);
+    const tree = await MerkleTreeStore.open(treeSublevel(stores.db));
+    jobs = await AuditJobs.open({ db: stores.db, run: gatewayAuditRun({ stores, tree, logId: LOG_ID }) });
     server = await serve(jobs);
   });
 
   after(async function () {
     await server?.close();
     await jobs?.stop();
-    await db?.close();
+    await stores?.close();
     removeDir(dataDir);
   });
 
@@ -108,10 +108,10 @@ describe("audit: the job API over HTTP", function () {
     });
 
     it("answers with the report naming the leaf once a record was altered on disk", async function () {
-      const original = await readRecord(db, 321);
+      const original = await readRecord(stores.records, 321);
       const record = JSON.parse(original);
       record.event.fields = ["name", "address", "income"];
-      await writeRecord(db, 321, JSON.stringify(record));
+      await writeRecord(stores.records, 321, JSON.stringify(record));
       try {
         const started = await call(server.url, "POST", "/v1/audit", "admin");
         const job = await waitForJob(server.url, started.body.job.id);
@@ -119,7 +119,7 @@ describe("audit: the job API over HTTP", function () {
         expect(job.report!.ok).to.equal(false);
         expect(job.report!.firstDivergence).to.include({ kind: "leaf-altered", index: 321 });
       } finally {
-        await writeRecord(db, 321, original);
+        await writeRecord(stores.records, 321, original);
       }
     });
   });

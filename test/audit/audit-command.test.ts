@@ -99,10 +99,10 @@ describe("audit: `ledger audit` on a stopped gateway's data directory", function
   describe("when a record was altered", function () {
     it("exits 1 and names the leaf first", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const record = JSON.parse(await readRecord(db, 99));
+      await withDb(dir, async (_db, records) => {
+        const record = JSON.parse(await readRecord(records, 99));
         record.submitter = "someone-else";
-        await writeRecord(db, 99, JSON.stringify(record));
+        await writeRecord(records, 99, JSON.stringify(record));
       });
       const run = await ledgerAudit(["--data-dir", dir]);
       expect(run.code, run.err).to.equal(1);
@@ -113,11 +113,11 @@ describe("audit: `ledger audit` on a stopped gateway's data directory", function
 
     it("exits 1 naming the checkpoint and leaf range when the tree was rewritten to match, with --rpc", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const record = JSON.parse(await readRecord(db, 150));
+      await withDb(dir, async (db, records) => {
+        const record = JSON.parse(await readRecord(records, 150));
         record.receivedAt = "2026-01-01T00:00:00.000Z";
-        await writeRecord(db, 150, JSON.stringify(record));
-        await rewriteTree(db, { checkpointSizes: CHECKPOINTS });
+        await writeRecord(records, 150, JSON.stringify(record));
+        await rewriteTree({ db, records }, { checkpointSizes: CHECKPOINTS });
       });
       expect((await ledgerAudit(["--data-dir", dir])).code, "without the chain it looks intact").to.equal(0);
       const run = await ledgerAudit(["--data-dir", dir, "--rpc", anvil.rpcUrl, "--json"]);

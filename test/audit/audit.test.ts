@@ -20,7 +20,6 @@ import {
   auditDir,
   buildLedger,
   copyDataDir,
-  logSublevel,
   makeTempDir,
   readRecord,
   removeDir,
@@ -120,10 +119,10 @@ describe("audit: the full audit", function () {
   describe("when a record's bytes were altered", function () {
     it("names the altered leaf first, then every checkpoint that no longer matches", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const record = JSON.parse(await readRecord(db, 123));
+      await withDb(dir, async (_db, records) => {
+        const record = JSON.parse(await readRecord(records, 123));
         record.event.purpose = "something else entirely";
-        await writeRecord(db, 123, JSON.stringify(record));
+        await writeRecord(records, 123, JSON.stringify(record));
       });
       const report = await auditDir(dir, { chain });
       expect(report.ok).to.equal(false);
@@ -141,7 +140,7 @@ describe("audit: the full audit", function () {
 
     it("says a record is corrupt when it is no longer JSON", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => writeRecord(db, 5, '{"v":1,"log":"0xab'));
+      await withDb(dir, async (_db, records) => writeRecord(records, 5, '{"v":1,"log":"0xab'));
       const report = await auditDir(dir, { chain });
       expect(report.firstDivergence).to.include({ kind: "record-corrupt", index: 5 });
       expect(report.firstDivergence!.message).to.match(/^record 5 is corrupt: it is not JSON/);
@@ -150,10 +149,10 @@ describe("audit: the full audit", function () {
 
     it("says a record was moved in from another log when its envelope names another log", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const record = JSON.parse(await readRecord(db, 3));
+      await withDb(dir, async (_db, records) => {
+        const record = JSON.parse(await readRecord(records, 3));
         record.log = "0x" + "cd".repeat(32);
-        await writeRecord(db, 3, JSON.stringify(record));
+        await writeRecord(records, 3, JSON.stringify(record));
       });
       const report = await auditDir(dir);
       expect(report.firstDivergence).to.include({ kind: "leaf-reordered", index: 3 });
@@ -164,10 +163,9 @@ describe("audit: the full audit", function () {
   describe("when records were removed", function () {
     it("names the removed leaf, and a removed run as one range", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const log = logSublevel(db);
-        await log.del(indexKey(77));
-        for (let i = 200; i <= 204; i++) await log.del(indexKey(i));
+      await withDb(dir, async (_db, records) => {
+        await records.del(indexKey(77));
+        for (let i = 200; i <= 204; i++) await records.del(indexKey(i));
       });
       const report = await auditDir(dir, { chain });
       expect(report.firstDivergence).to.include({ kind: "leaf-removed", index: 77 });
@@ -184,9 +182,9 @@ describe("audit: the full audit", function () {
 
     it("names the last leaves when the tail of the log was cut off", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        await logSublevel(db).del(indexKey(298));
-        await logSublevel(db).del(indexKey(299));
+      await withDb(dir, async (_db, records) => {
+        await records.del(indexKey(298));
+        await records.del(indexKey(299));
       });
       const report = await auditDir(dir, { chain });
       expect(report.firstDivergence).to.include({ kind: "leaf-removed", index: 298 });
@@ -196,9 +194,9 @@ describe("audit: the full audit", function () {
 
     it("shows, from the chain alone, that the log, tree and checkpoint records were all truncated", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        for (let i = 256; i < EVENTS; i++) await logSublevel(db).del(indexKey(i));
-        await rewriteTree(db, { treeSize: 256 });
+      await withDb(dir, async (db, records) => {
+        for (let i = 256; i < EVENTS; i++) await records.del(indexKey(i));
+        await rewriteTree({ db, records }, { treeSize: 256 });
         await new CheckpointStore(db).forgetAbove(256);
       });
       const local = await auditDir(dir);
@@ -212,11 +210,11 @@ describe("audit: the full audit", function () {
   describe("when records were reordered", function () {
     it("names the first misplaced leaf and whose envelope sits there", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const a = await readRecord(db, 150);
-        const b = await readRecord(db, 210);
-        await writeRecord(db, 150, b);
-        await writeRecord(db, 210, a);
+      await withDb(dir, async (_db, records) => {
+        const a = await readRecord(records, 150);
+        const b = await readRecord(records, 210);
+        await writeRecord(records, 150, b);
+        await writeRecord(records, 210, a);
       });
       const report = await auditDir(dir, { chain });
       expect(report.firstDivergence).to.include({ kind: "leaf-reordered", index: 150 });
@@ -267,11 +265,11 @@ describe("audit: the full audit", function () {
 
     it("catches a record altered together with a consistently rewritten tree and checkpoint records: only the chain shows it, naming the checkpoint and the leaf range", async function () {
       const dir = copy();
-      await withDb(dir, async (db) => {
-        const record = JSON.parse(await readRecord(db, 123));
+      await withDb(dir, async (db, records) => {
+        const record = JSON.parse(await readRecord(records, 123));
         record.event.purpose = "rewritten history";
-        await writeRecord(db, 123, JSON.stringify(record));
-        await rewriteTree(db, { checkpointSizes: CHECKPOINTS });
+        await writeRecord(records, 123, JSON.stringify(record));
+        await rewriteTree({ db, records }, { checkpointSizes: CHECKPOINTS });
       });
       const local = await auditDir(dir);
       expect(local.ok, "records, tree and checkpoint records agree with each other").to.equal(true);

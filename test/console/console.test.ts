@@ -28,7 +28,7 @@ import {
   type TestGateway,
 } from "../support/gateway-harness";
 import { indexKey } from "../../server/store/database";
-import { logSublevel, withDb } from "../audit/support/ledger-fixture";
+import { readRecord, withDb, writeRecord } from "../audit/support/ledger-fixture";
 import { launchChromium, recordProblems, screenshot, SCREENSHOT_DIR } from "./support/browser";
 
 // The callbacks given to page.evaluate/$eval run in the browser. This Node project has no
@@ -423,11 +423,10 @@ describe("console: the web console in a real browser", function () {
     this.timeout(90_000);
     const altered = 3;
     await test.stop();
-    await withDb(test.dataDir, async (db) => {
-      const records = logSublevel(db);
-      const record = JSON.parse((await records.get(indexKey(altered)))!);
+    await withDb(test.dataDir, async (_db, records) => {
+      const record = JSON.parse(await readRecord(records, altered));
       record.event.purpose = "something else";
-      await records.put(indexKey(altered), JSON.stringify(record));
+      await writeRecord(records, altered, JSON.stringify(record));
     });
     test = await startTestGateway({ dataDir: test.dataDir, env: gatewayEnv() });
     await signIn(test.keys.regulator.key);

@@ -37,7 +37,7 @@ import { EventIndex, PostingCursor, UnionCursor, postingsOf, subtreePrefix, type
 import { EventIndexer } from "../../server/query/event-indexer";
 import { intersect } from "../../server/query/event-query";
 import type { BatchOp } from "../../server/query/index-observer";
-import { indexKey, openDatabase, type Database } from "../../server/store/database";
+import { indexKey, openDatabase, openStores, type Database, type Stores } from "../../server/store/database";
 import { seededRandom, type Random } from "../support/seeded-random";
 
 const SEED = Number(process.env.POSTING_SEED ?? Date.now() % 1_000_000);
@@ -581,6 +581,7 @@ describe(`event index: posting lists in blocks (seed ${SEED}; POSTING_SEED=${SEE
     const N = 5_000 + 737; // the rebuild writes blocks per 5,000 records: two chunks
     const MORE = 311;
     let dir: string;
+    let stores: Stores & { close(): Promise<void> };
     let db: Database;
     let log: EventLog;
     let idx: Sublevel;
@@ -633,11 +634,12 @@ describe(`event index: posting lists in blocks (seed ${SEED}; POSTING_SEED=${SEE
 
     before(async function () {
       dir = tempDir();
-      db = await openDatabase(dir);
+      stores = await openStores(dir);
+      db = stores.db;
       idx = utf8Sublevel(db, "idx");
       stats = utf8Sublevel(db, "stats");
       plist = utf8Sublevel(db, "plist");
-      log = await EventLog.open(db, { logId: "posting-blocks-migration", sync: false });
+      log = await EventLog.open(stores, { logId: "posting-blocks-migration", sync: false });
       for (let from = 0; from < N; from += 1_000) {
         const submissions = [];
         for (let i = from; i < Math.min(N, from + 1_000); i++) submissions.push({ submitter: pick(random, SUBMITTERS), event: randomEvent(random, i) });
@@ -657,7 +659,7 @@ describe(`event index: posting lists in blocks (seed ${SEED}; POSTING_SEED=${SEE
     });
 
     after(async function () {
-      await db?.close();
+      await stores?.close();
       removeDir(dir);
     });
 

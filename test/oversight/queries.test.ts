@@ -333,7 +333,7 @@ describe("oversight: event queries, pagination and the subject id", function () 
     const log = readFileSync(logFile, "utf8");
     expect(log, "the trace log has request lines").to.include("/v1/events");
     const files = filesUnder(g.dataDir);
-    expect(files.some((f) => f.includes(`${path.sep}db${path.sep}`))).to.equal(true);
+    for (const database of ["db", "records"]) expect(files.some((f) => f.includes(`${path.sep}${database}${path.sep}`)), database).to.equal(true);
     expect(files.map((f) => path.basename(f))).to.include.members(["keys.json", "subject-secret", "gateway.log"]);
     const needles = SUBJECTS.map((subject) => Buffer.from(subject, "utf8"));
     const holding = files.filter((file) => {
@@ -342,21 +342,23 @@ describe("oversight: event queries, pagination and the subject id", function () 
     });
     expect(holding, "files holding a raw subject id").to.deep.equal([]);
 
-    // LevelDB compresses its tables: read every key and value decoded, too.
-    const db = new Level<Buffer, Buffer>(path.join(g.dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
-    await db.open();
+    // LevelDB compresses its tables: read every key and value of both databases decoded, too.
     let entries = 0;
     let refsFound = 0;
     const ref = Buffer.from(independentSubjectRef(g.dataDir, SUBJECTS[0]!), "utf8");
     const offending: string[] = [];
-    try {
-      for await (const [key, value] of db.iterator()) {
-        entries += 1;
-        if (needles.some((needle) => key.includes(needle) || value.includes(needle))) offending.push(key.toString("utf8").slice(0, 80));
-        if (key.includes(ref) || value.includes(ref)) refsFound += 1;
+    for (const database of ["db", "records"]) {
+      const db = new Level<Buffer, Buffer>(path.join(g.dataDir, database), { keyEncoding: "buffer", valueEncoding: "buffer" });
+      await db.open();
+      try {
+        for await (const [key, value] of db.iterator()) {
+          entries += 1;
+          if (needles.some((needle) => key.includes(needle) || value.includes(needle))) offending.push(`${database}: ${key.toString("utf8").slice(0, 80)}`);
+          if (key.includes(ref) || value.includes(ref)) refsFound += 1;
+        }
+      } finally {
+        await db.close();
       }
-    } finally {
-      await db.close();
     }
     expect(offending, "LevelDB entries holding a raw subject id").to.deep.equal([]);
     expect(entries).to.be.greaterThan(EVENT_COUNT);

@@ -15,30 +15,28 @@ import { Contract } from "ethers";
 import path from "node:path";
 import { makeEvents, makeTempDir, removeDir, startTestGateway, waitFor, waitForReceipt, type TestGateway } from "../support/gateway-harness";
 import { externalChainEnv, startTestChain, type RegisteredLog, type TestChain } from "../support/chain-harness";
-import { openDatabase } from "../../server/store/database";
 import { canonicalBytes } from "../../server/domain/envelope";
 import { hashLeaf, MerkleTreeStore } from "../../server/merkle";
-import { indexKey } from "../../server/store/database";
+import { indexKey, openStores } from "../../server/store/database";
 import { LEDGER_ABI } from "../../server/chain/ledger-abi";
 
 /** Rewrites record `index` (its purpose), and when `rebuildTree` also the whole tree to match. */
 async function rewriteHistory(dataDir: string, index: number, rebuildTree: boolean): Promise<void> {
-  const db = await openDatabase(path.join(dataDir, "db"));
+  const { db, records, close } = await openStores(dataDir);
   try {
-    const records = db.sublevel<string, string>("log", { valueEncoding: "utf8" });
-    const envelope = JSON.parse((await records.get(indexKey(index)))!);
+    const envelope = JSON.parse(Buffer.from((await records.get(indexKey(index)))!).toString("utf8"));
     envelope.event.purpose = "a purpose that was never recorded";
-    await records.put(indexKey(index), canonicalBytes(envelope).toString("utf8"));
+    await records.put(indexKey(index), canonicalBytes(envelope));
     if (rebuildTree) {
       const treeDb = db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" });
       await treeDb.clear();
       const tree = await MerkleTreeStore.open(treeDb as never);
       const leaves: Uint8Array[] = [];
-      for await (const value of records.values()) leaves.push(hashLeaf(Buffer.from(value, "utf8")));
+      for await (const value of records.values()) leaves.push(hashLeaf(value));
       await tree.append(leaves);
     }
   } finally {
-    await db.close();
+    await close();
   }
 }
 

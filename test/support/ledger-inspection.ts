@@ -17,7 +17,7 @@
 import { createHmac, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { openDatabase } from "../../server/store/database";
+import { openStores } from "../../server/store/database";
 import { EventLog } from "../../server/log/event-log";
 import { appendToFrontier, hashLeaf, MerkleTreeStore, rootOfPerfectSubtrees, EMPTY_ROOT } from "../../server/merkle";
 import { CheckpointStore, type Checkpoint, type InflightAnchor } from "../../server/anchor/checkpoint-store";
@@ -41,13 +41,14 @@ export interface DiskState {
   inflight?: InflightAnchor;
 }
 
-/** Opens `dataDir/db` (the gateway must not be running), reads everything, closes it. */
+/** Opens the data directory's databases (the gateway must not be running), reads everything, closes them. */
 export async function readDataDir(dataDir: string, rootsAt: number[] = []): Promise<DiskState> {
-  const db = await openDatabase(path.join(dataDir, "db"));
+  const stores = await openStores(dataDir);
+  const { db } = stores;
   try {
     const meta = await db.sublevel<string, string>("meta", { valueEncoding: "utf8" }).get("log");
     const logId = meta === undefined ? undefined : (JSON.parse(meta) as { logId: string }).logId;
-    const log = await EventLog.open(db, { logId: logId ?? "" });
+    const log = await EventLog.open(stores, { logId: logId ?? "" });
     const records: DiskRecord[] = [];
     for (const record of await log.read(0, log.size)) records.push({ index: record.index, bytes: Buffer.from(record.bytes), envelope: record.envelope });
     const tree = await MerkleTreeStore.open(db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never);
@@ -59,7 +60,7 @@ export async function readDataDir(dataDir: string, rootsAt: number[] = []): Prom
     }
     return { logId, records, treeSize: tree.size, storedRoots, checkpoints, inflight: await checkpointStore.inflight() };
   } finally {
-    await db.close();
+    await stores.close();
   }
 }
 

@@ -12,7 +12,7 @@ import type { StoredEvent } from "../../../server/domain/event-schema";
 import { toHex } from "../../../server/hex";
 import { EventLog } from "../../../server/log/event-log";
 import { MerkleTreeStore, hashLeaf } from "../../../server/merkle";
-import { indexKey, openDatabase, type Database } from "../../../server/store/database";
+import { indexKey, openStores, type Database, type RecordsDatabase, type Stores } from "../../../server/store/database";
 import { foldLogIntoTree } from "../../../server/tree/tree-folder";
 import { runAudit } from "../../../server/audit/audit";
 import { levelAuditSources, type AuditChain } from "../../../server/audit/sources";
@@ -68,10 +68,10 @@ export interface BuildLedgerParameters {
 
 /** Builds the ledger in `dataDir` and closes its database. */
 export async function buildLedger(dataDir: string, p: BuildLedgerParameters): Promise<{ checkpoints: { treeSize: number; rootHash: string }[] }> {
-  return withDb(dataDir, async (db) => {
+  return withDb(dataDir, async (db, records) => {
     const meta = db.sublevel<string, string>("meta", { valueEncoding: "utf8" });
     await meta.put("log", JSON.stringify({ logId: LOG_ID, createdAt: FIXED_NOW().toISOString() }));
-    const log = await EventLog.open(db, { logId: LOG_ID, now: FIXED_NOW, sync: false });
+    const log = await EventLog.open({ db, records }, { logId: LOG_ID, now: FIXED_NOW, sync: false });
     await appendEvents(log, 0, p.events);
     const tree = await MerkleTreeStore.open(treeSublevel(db), { sync: false });
     await foldLogIntoTree(log, tree);
@@ -115,27 +115,24 @@ export function treeSublevel(db: Database) {
   return db.sublevel("tree", { keyEncoding: "view", valueEncoding: "view" }) as never;
 }
 
-export function logSublevel(db: Database) {
-  return db.sublevel<string, string>("log", { valueEncoding: "utf8" });
-}
-
-export async function withDb<T>(dataDir: string, work: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(dbPath(dataDir));
+/** Runs `work` on the two databases of a closed data directory, and closes them. */
+export async function withDb<T>(dataDir: string, work: (db: Database, records: RecordsDatabase) => Promise<T>): Promise<T> {
+  const stores = await openStores(dataDir);
   try {
-    return await work(db);
+    return await work(stores.db, stores.records);
   } finally {
-    await db.close();
+    await stores.close();
   }
 }
 
-export async function readRecord(db: Database, index: number): Promise<string> {
-  const value = await logSublevel(db).get(indexKey(index));
+export async function readRecord(records: RecordsDatabase, index: number): Promise<string> {
+  const value = await records.get(indexKey(index));
   if (value === undefined) throw new Error(`no record ${index}`);
-  return value;
+  return Buffer.from(value).toString("utf8");
 }
 
-export async function writeRecord(db: Database, index: number, value: string): Promise<void> {
-  await logSublevel(db).put(indexKey(index), value);
+export async function writeRecord(records: RecordsDatabase, index: number, value: string): Promise<void> {
+  await records.put(indexKey(index), Buffer.from(value, "utf8"));
 }
 
 /**
@@ -143,9 +140,9 @@ export async function writeRecord(db: Database, index: number, value: string): P
  * sublevel and folds the log again, as an attacker with the gateway's code would.
  * Optionally rewrites the checkpoint records with the new roots too.
  */
-export async function rewriteTree(db: Database, options: { checkpointSizes?: number[]; treeSize?: number } = {}): Promise<void> {
+export async function rewriteTree({ db, records }: Stores, options: { checkpointSizes?: number[]; treeSize?: number } = {}): Promise<void> {
   await db.sublevel("tree").clear();
-  const log = await EventLog.open(db, { logId: LOG_ID, now: FIXED_NOW, sync: false });
+  const log = await EventLog.open({ db, records }, { logId: LOG_ID, now: FIXED_NOW, sync: false });
   const tree = await MerkleTreeStore.open(treeSublevel(db), { sync: false });
   if (options.treeSize === undefined) await foldLogIntoTree(log, tree);
   else await tree.append((await log.readLeaves(0, options.treeSize)).map((leaf) => hashLeaf(leaf)));
@@ -173,9 +170,9 @@ export interface AuditDirOptions {
 
 /** Runs the audit on a closed data directory. */
 export async function auditDir(dataDir: string, options: AuditDirOptions = {}): Promise<AuditReport> {
-  return withDb(dataDir, async (db) => {
+  return withDb(dataDir, async (db, records) => {
     const store = options.liveStore === false ? undefined : await MerkleTreeStore.open(treeSublevel(db));
-    const sources = await levelAuditSources(db, { store });
+    const sources = await levelAuditSources({ db, records }, { store });
     return runAudit({ ...sources, logId: sources.logId, chain: options.chain, onProgress: options.onProgress, signal: options.signal, chunkSize: options.chunkSize });
   });
 }
