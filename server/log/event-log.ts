@@ -432,6 +432,6 @@ async function moveLegacyRecords(stores: Stores, onProgress?: (message: string) 
     if (chunk.length <= MOVE_CHUNK) done.put("size", String(parseIndexKey(moving.at(-1)![0]) + 1), { sublevel: indexedSize });
     await done.write(SYNCED);
     moved += moving.length;
-    if (moved > MOVE_CHUNK || chunk.length > MOVE_CHUNK) onProgress?.(`moved ${moved} records to their own database`);
+    onProgress?.(`moved ${moved} records to their own database`);
   }
 }
