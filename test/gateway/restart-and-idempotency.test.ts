@@ -4,9 +4,10 @@
  * goes on at the next index; submissions are idempotent on (submitter, requestId).
  */
 import { expect } from "chai";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Contract, JsonRpcProvider } from "ethers";
+import { openStores } from "../../server/store/database";
 import {
   anvilPidsFor,
   makeEvent,
@@ -181,6 +182,59 @@ describe("gateway: stop and restart on the same data directory", function () {
     const conflict = await g!.api("POST", "/v1/events", { key: g!.keys.submitter.key, json: { ...before1.lastBeforeStop, purpose: "changed" } });
     expect(conflict.status).to.equal(409);
     expect(g!.gateway.log.size).to.equal(14);
+  });
+});
+
+describe("gateway: a data directory of the earlier layout, its records in db/", function () {
+  this.timeout(120_000);
+
+  let g: TestGateway | undefined;
+  const submitted = makeEvents(12, (i) => ({ subject: `earlier-${i}` }));
+  const envelopes: unknown[] = [];
+  let receipt: any;
+  const progress: string[] = [];
+
+  before(async () => {
+    const dataDir = makeTempDir("ledger-earlier-layout-");
+    g = await startTestGateway({ dataDir });
+    expect((await g.api("POST", "/v1/events", { key: g.keys.submitter.key, json: { events: submitted } })).status).to.equal(201);
+    receipt = await waitForReceipt(g.url, g.keys.auditor.key, 11);
+    for (let i = 0; i < submitted.length; i++) envelopes.push((await g.api("GET", `/v1/events/${i}`, { key: g.keys.auditor.key })).body);
+    await g.stop();
+
+    // Rewrite it as gateways before the records' own database left it: the records in db/'s
+    // `log` sublevel, as UTF-8 strings, no records/ database, no `idem-size`.
+    const stores = await openStores(dataDir);
+    const legacy = stores.db.sublevel<string, string>("log", { valueEncoding: "utf8" });
+    for await (const [key, value] of stores.records.iterator()) await legacy.put(key, Buffer.from(value).toString("utf8"));
+    await stores.db.sublevel("idem-size").clear();
+    await stores.close();
+    rmSync(path.join(dataDir, "records"), { recursive: true });
+
+    g = await startTestGateway({ dataDir, onProgress: (message) => progress.push(message) });
+  });
+  after(() => stopAndRemove(g));
+
+  it("moves the records on start and says so", async () => {
+    expect(progress).to.include("moved 12 records to their own database");
+    expect(g!.gateway.log.size).to.equal(12);
+    expect(await g!.gateway.stores.db.sublevel("log").keys().all()).to.deep.equal([]);
+  });
+
+  it("serves every event as before and verifies a receipt issued before the move", async () => {
+    for (let i = 0; i < submitted.length; i++) expect((await g!.api("GET", `/v1/events/${i}`, { key: g!.keys.auditor.key })).body, `event ${i}`).to.deep.equal(envelopes[i]);
+    const verified = await g!.api("POST", "/v1/verify", { key: g!.keys.auditor.key, json: receipt });
+    expect(verified.body.valid, JSON.stringify(verified.body)).to.equal(true);
+  });
+
+  it("recognises the earlier requests as repeats and goes on at the next index", async () => {
+    const repeat = await g!.api("POST", "/v1/events", { key: g!.keys.submitter.key, json: submitted[4] });
+    expect(repeat.body).to.deep.equal({ index: 4, created: false });
+    const conflict = await g!.api("POST", "/v1/events", { key: g!.keys.submitter.key, json: { ...submitted[5], purpose: "changed" } });
+    expect(conflict.status).to.equal(409);
+    const next = await g!.api("POST", "/v1/events", { key: g!.keys.submitter.key, json: makeEvent() });
+    expect(next.body).to.deep.equal({ index: 12, created: true });
+    expect((await waitForReceipt(g!.url, g!.keys.auditor.key, 12)).checkpoint.treeSize).to.be.at.least(13);
   });
 });
 

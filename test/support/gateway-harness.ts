@@ -62,10 +62,12 @@ export interface TestGateway {
  * test settings; `env` overrides any setting (as environment variables); `logger`
  * replaces the silent one.
  */
-export async function startTestGateway(options: { dataDir?: string; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  options: { dataDir?: string; env?: Record<string, string>; logger?: Logger; onProgress?: (message: string) => void } = {},
+): Promise<TestGateway> {
   const dataDir = options.dataDir ?? makeTempDir();
   const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", ...FAST_ANCHORING, ...options.env });
-  const gateway = await startGateway(config, { onProgress: () => undefined, ...(options.logger ? { logger: options.logger } : {}) });
+  const gateway = await startGateway(config, { onProgress: options.onProgress ?? (() => undefined), ...(options.logger ? { logger: options.logger } : {}) });
   const keys = readDemoKeys(dataDir);
   let stopped = false;
   return {
