@@ -32,6 +32,22 @@ function event(requestId: string, purpose = "case handling"): StoredEvent {
 
 const submit = (requestId: string, purpose?: string): Submission => ({ submitter: "key-1", event: event(requestId, purpose) });
 
+/**
+ * Fault injection (an I/O error cannot be produced on demand): the database's next array
+ * batch write fails after `delayMs`. Returns the function that undoes it.
+ */
+function failNextBatch(db: object, message: string, delayMs = 0): () => void {
+  const target = db as { batch: (...args: unknown[]) => Promise<void> };
+  const batch = target.batch;
+  let failNext = true;
+  target.batch = function (this: unknown, ...args: unknown[]) {
+    if (!failNext) return batch.apply(this, args);
+    failNext = false;
+    return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), delayMs));
+  };
+  return () => void (target.batch = batch);
+}
+
 describe("event log: group commit", function () {
   this.timeout(60_000);
   let dir: string;
@@ -133,17 +149,7 @@ describe("event log: group commit", function () {
     const log = await EventLog.open(stores, { logId: LOG_ID });
     await log.append([submit("before")]);
 
-    // Fault injection: the records' next batch write fails (an I/O error cannot be produced on demand).
-    const { records } = stores;
-    const batch = records.batch.bind(records);
-    let failNext = true;
-    (records as unknown as { batch: unknown }).batch = (...args: unknown[]) => {
-      if (failNext) {
-        failNext = false;
-        return new Promise((_, reject) => setTimeout(() => reject(new Error("injected write failure")), 20));
-      }
-      return (batch as (...a: unknown[]) => Promise<void>)(...args);
-    };
+    const restore = failNextBatch(stores.records, "injected write failure", 20);
     try {
       const failing = log.append([submit("x-1")]);
       await new Promise((resolve) => setImmediate(resolve));
@@ -158,7 +164,7 @@ describe("event log: group commit", function () {
       const [again] = await log.append([submit("x-1")]);
       expect(again).to.deep.equal({ index: 2, created: true });
     } finally {
-      (records as unknown as { batch: unknown }).batch = batch;
+      restore();
     }
     const stored = await (await EventLog.open(stores, { logId: LOG_ID })).read(0, 10);
     expect(stored.map((r) => [r.index, r.envelope.event.requestId])).to.deep.equal([
@@ -197,17 +203,7 @@ describe("event log: group commit", function () {
       const log = await EventLog.open(stores, { logId: LOG_ID });
       const failures: unknown[] = [];
       log.on("indexWriteFailed", (error) => failures.push(error));
-      // Fault injection: the index's next batch write fails.
-      const { db } = stores;
-      const batch = db.batch.bind(db);
-      let failNext = true;
-      (db as unknown as { batch: unknown }).batch = (...args: unknown[]) => {
-        if (failNext) {
-          failNext = false;
-          return Promise.reject(new Error("injected index write failure"));
-        }
-        return (batch as (...a: unknown[]) => Promise<void>)(...args);
-      };
+      const restore = failNextBatch(stores.db, "injected index write failure");
       try {
         expect(await log.append([submit("a")])).to.deep.equal([{ index: 0, created: true }]);
         expect(failures.map(String)).to.deep.equal(["Error: injected index write failure"]);
@@ -215,7 +211,7 @@ describe("event log: group commit", function () {
         expect(await log.append([submit("a")])).to.deep.equal([{ index: 0, created: false }]);
         expect(await log.append([submit("b")])).to.deep.equal([{ index: 1, created: true }]);
       } finally {
-        (db as unknown as { batch: unknown }).batch = batch;
+        restore();
       }
       expect(await idemOf().get("key-1\u0000a")).to.equal('{"index":0}');
       expect(await indexedSizeOf().get("size")).to.equal("2");
