@@ -224,9 +224,17 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
   return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, close: async () => external.provider.destroy() };
 }
 
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(app).listen(port, host);
+    const server = createServer(app);
+    // Node's default of 5 s closes an idle keep-alive connection while clients that paused a
+    // few seconds reuse it: their next request fails with "socket hang up" (seen with a keep-alive
+    // client pausing 6 s). 65 s outlasts the idle timeouts of common clients and load balancers.
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+    server.listen(port, host);
     // Malformed or oversize request lines and headers never reach the app: answer them in JSON too.
     server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();

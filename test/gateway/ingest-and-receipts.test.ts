@@ -7,6 +7,7 @@
  */
 import { expect } from "chai";
 import { createHmac } from "node:crypto";
+import http from "node:http";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Contract, Interface, JsonRpcProvider } from "ethers";
@@ -389,6 +390,28 @@ describe("gateway: ingest, receipts and their verification", function () {
     expect(unreachable.stdout).to.not.match(/^valid/);
     expect(garbage.code, garbage.stderr).to.equal(1);
     expect(garbage.stderr).to.include("invalid (RECEIPT_MALFORMED)");
+  });
+
+  it("keeps an idle keep-alive connection for 65 s, so a client that paused 6 s reuses it", async function () {
+    this.timeout(30_000);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; keepAlive: string; reused: boolean }>((resolve, reject) => {
+        const req = http.get(`${g.url}/healthz`, { agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, keepAlive: String(res.headers["keep-alive"]), reused: req.reusedSocket }));
+        });
+        req.on("error", reject);
+      });
+    try {
+      const first = await get();
+      expect(first).to.deep.equal({ status: 200, keepAlive: "timeout=65", reused: false });
+      // Past Node's default of 5 s, when the server used to close it under the client.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(await get()).to.deep.equal({ status: 200, keepAlive: "timeout=65", reused: true });
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
