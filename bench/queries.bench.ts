@@ -17,7 +17,7 @@ import { EventIndex } from "../server/query/event-index";
 import { EventIndexer } from "../server/query/event-indexer";
 import { queryEvents, parseEventQuery, type EventQueryContext } from "../server/query/event-query";
 import { foldLogIntoTree } from "../server/tree/tree-folder";
-import { openStores, indexKey, type Stores } from "../server/store/database";
+import { openStores, indexKey, type OpenStores, type Stores } from "../server/store/database";
 import type { Principal } from "../server/auth/key-store";
 import { toHex } from "../server/hex";
 import { formatCount, gc, median, percentile, perSecond, progress, tempDir, time, type BenchOptions } from "./common";
@@ -44,7 +44,7 @@ function principal(role: Principal["role"], extra: Partial<Principal> = {}): Pri
 }
 
 interface Built {
-  stores: Stores & { close(): Promise<void> };
+  stores: OpenStores;
   log: EventLog;
   index: EventIndex;
   indexer: EventIndexer;

@@ -2,7 +2,7 @@
  * What every `ledger` command shares: its error type (with the exit code), a
  * call to a running gateway, and opening a stopped gateway's databases.
  */
-import { openStores, type Stores } from "../server/store/database";
+import { openStores, type OpenStores, type Stores } from "../server/store/database";
 
 /** A failure the CLI reports in one line: 1 a refusal or finding, 2 usage or I/O. */
 export class CliError extends Error {
@@ -36,7 +36,7 @@ export async function callGateway(target: GatewayTarget, method: string, route: 
 
 /** Runs `work` on the databases in `dataDir` of a stopped gateway, and closes them. */
 export async function withStores<T>(dataDir: string, work: (stores: Stores) => Promise<T>): Promise<T> {
-  let stores: Awaited<ReturnType<typeof openStores>>;
+  let stores: OpenStores;
   try {
     stores = await openStores(dataDir);
   } catch (error) {

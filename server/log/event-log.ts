@@ -163,13 +163,18 @@ export class EventLog extends EventEmitter {
         }
         ops.push(this.indexPut(idempotencyKey({ submitter: envelope.submitter, event: envelope.event }), index));
       }
-      ops.push({ type: "put", sublevel: this.indexedSize, key: "size", value: String(end) });
+      ops.push(this.indexedSizePut(end));
       await this.db.batch(ops, UNSYNCED_BATCH);
     }
   }
 
   private indexPut(key: string, index: number): IndexPut {
     return { type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` };
+  }
+
+  /** The index covers records [0, size). */
+  private indexedSizePut(size: number): IndexPut {
+    return { type: "put", sublevel: this.indexedSize, key: "size", value: String(size) };
   }
 
   /** Number of records; the next record gets this index. */
@@ -337,7 +342,7 @@ export class EventLog extends EventEmitter {
   private async writeIndex(): Promise<void> {
     const ops: IndexPut[] = [];
     for (const [key, { index }] of this.unindexed) ops.push(this.indexPut(key, index));
-    ops.push({ type: "put", sublevel: this.indexedSize, key: "size", value: String(this.nextIndex) });
+    ops.push(this.indexedSizePut(this.nextIndex));
     try {
       await this.db.batch(ops, UNSYNCED_BATCH);
       this.unindexed = new Map();

@@ -40,20 +40,22 @@ export interface Stores {
   records: RecordsDatabase;
 }
 
+/** Stores as `openStores` hands them over: whoever opened them closes them. */
+export interface OpenStores extends Stores {
+  close(): Promise<void>;
+}
+
 export async function openDatabase(path: string): Promise<Database> {
   return openLevel(new Level<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8", writeBufferSize: WRITE_BUFFER_SIZE }), path);
 }
 
-export async function openRecordsDatabase(path: string): Promise<RecordsDatabase> {
-  return openLevel(new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view", writeBufferSize: WRITE_BUFFER_SIZE }), path);
-}
-
 /** Opens both databases of a data directory (creating them when new). */
-export async function openStores(dataDir: string): Promise<Stores & { close(): Promise<void> }> {
+export async function openStores(dataDir: string): Promise<OpenStores> {
   const db = await openDatabase(join(dataDir, "db"));
   let records: RecordsDatabase;
   try {
-    records = await openRecordsDatabase(join(dataDir, "records"));
+    const path = join(dataDir, "records");
+    records = await openLevel(new Level<string, Uint8Array>(path, { keyEncoding: "utf8", valueEncoding: "view", writeBufferSize: WRITE_BUFFER_SIZE }), path);
   } catch (error) {
     await db.close();
     throw error;

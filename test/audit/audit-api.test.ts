@@ -12,7 +12,7 @@ import { errorHandler } from "../../server/api/error-handler";
 import type { Principal } from "../../server/auth/key-store";
 import { AppError } from "../../server/errors";
 import { MerkleTreeStore } from "../../server/merkle";
-import { openDatabase, openStores, type Stores } from "../../server/store/database";
+import { openDatabase, openStores, type OpenStores } from "../../server/store/database";
 import { AuditJobs, gatewayAuditRun, type AuditJob, type AuditRun } from "../../server/audit/audit-jobs";
 import { createAuditRoutes } from "../../server/audit/routes";
 import type { AuditReport } from "../../server/audit/report";
@@ -72,7 +72,7 @@ function captureIo(): AuditCommandIo & { out: string; err: string } {
 
 describe("audit: the job API over HTTP", function () {
   let dataDir: string;
-  let stores: Stores & { close(): Promise<void> };
+  let stores: OpenStores;
   let jobs: AuditJobs;
   let server: { url: string; close: () => Promise<void> };
 

@@ -27,7 +27,6 @@ import {
   type EventOverrides,
   type TestGateway,
 } from "../support/gateway-harness";
-import { indexKey } from "../../server/store/database";
 import { readRecord, withDb, writeRecord } from "../audit/support/ledger-fixture";
 import { launchChromium, recordProblems, screenshot, SCREENSHOT_DIR } from "./support/browser";
 

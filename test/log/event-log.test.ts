@@ -12,7 +12,7 @@ import path from "node:path";
 import { canonicalJson } from "../../server/domain/envelope";
 import { AppError } from "../../server/errors";
 import { EventLog, type Submission } from "../../server/log/event-log";
-import { indexKey, openStores, type Stores } from "../../server/store/database";
+import { indexKey, openStores, type OpenStores } from "../../server/store/database";
 import type { StoredEvent } from "../../server/domain/event-schema";
 
 const LOG_ID = "0x" + "ab".repeat(32);
@@ -51,7 +51,7 @@ function failNextBatch(db: object, message: string, delayMs = 0): () => void {
 describe("event log: group commit", function () {
   this.timeout(60_000);
   let dir: string;
-  let stores: Stores & { close(): Promise<void> };
+  let stores: OpenStores;
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-log-"));

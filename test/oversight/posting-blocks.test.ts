@@ -37,7 +37,7 @@ import { EventIndex, PostingCursor, UnionCursor, postingsOf, subtreePrefix, type
 import { EventIndexer } from "../../server/query/event-indexer";
 import { intersect } from "../../server/query/event-query";
 import type { BatchOp } from "../../server/query/index-observer";
-import { indexKey, openDatabase, openStores, type Database, type Stores } from "../../server/store/database";
+import { indexKey, openDatabase, openStores, type Database, type OpenStores } from "../../server/store/database";
 import { seededRandom, type Random } from "../support/seeded-random";
 
 const SEED = Number(process.env.POSTING_SEED ?? Date.now() % 1_000_000);
@@ -586,7 +586,7 @@ describe(`event index: posting lists in blocks (seed ${SEED}; POSTING_SEED=${SEE
     const N = 5_000 + 737; // the rebuild writes blocks per 5,000 records: two chunks
     const MORE = 311;
     let dir: string;
-    let stores: Stores & { close(): Promise<void> };
+    let stores: OpenStores;
     let db: Database;
     let log: EventLog;
     let idx: Sublevel;

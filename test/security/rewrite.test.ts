@@ -12,7 +12,6 @@
  */
 import { expect } from "chai";
 import { Contract } from "ethers";
-import path from "node:path";
 import { makeEvents, makeTempDir, removeDir, startTestGateway, waitFor, waitForReceipt, type TestGateway } from "../support/gateway-harness";
 import { externalChainEnv, startTestChain, type RegisteredLog, type TestChain } from "../support/chain-harness";
 import { canonicalBytes } from "../../server/domain/envelope";
