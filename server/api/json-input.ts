@@ -60,6 +60,21 @@ export function findNonText(value: unknown): { path: string; message: string } |
   return undefined;
 }
 
+// Every character a string breaking the rules above can hold: surrogates (lone ones, and
+// the pairs of the planes' noncharacters U+xFFFE and U+xFFFF) and the BMP noncharacters.
+const MAYBE_NOT_TEXT = /[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]/;
+
+/**
+ * False when the value JSON.parse makes of `json` surely passes findNonText: the text
+ * has no `\u` escape, no `__proto__` and no character MAYBE_NOT_TEXT names, so neither
+ * can any string or key parsed from it. One scan of the text instead of a walk of the
+ * parsed value, which for a batch of 1,000 events costs several times as much (two
+ * regular expressions on each of some 10,000 strings). True says only "walk it".
+ */
+export function mayBreakTextRules(json: string): boolean {
+  return json.includes("\\u") || json.includes("__proto__") || MAYBE_NOT_TEXT.test(json);
+}
+
 /** Refuses (400) a parsed body that breaks the rules above; a request without a body passes. */
 export function refuseNonText(body: unknown): void {
   const problem = body === undefined ? undefined : findNonText(body);

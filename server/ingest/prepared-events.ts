@@ -1,6 +1,6 @@
 import { canonicalJson, pseudonymise } from "../domain/envelope";
 import { eventSchema, type StoredEvent } from "../domain/event-schema";
-import { findNonText } from "../api/json-input";
+import { findNonText, mayBreakTextRules } from "../api/json-input";
 import { batchEventsOf } from "../api/submit-events";
 
 /**
@@ -40,7 +40,7 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
   } catch {
     return undefined;
   }
-  if (findNonText(parsed)) return undefined;
+  if (mayBreakTextRules(text) && findNonText(parsed)) return undefined;
   const events = batchEventsOf(parsed);
   if (!Array.isArray(events)) return undefined;
 

@@ -66,6 +66,9 @@ describe("ingest: batches prepared for the log", function () {
         ["an unknown field in an event", bytesOf({ events: [{ ...valid[0], extra: 1 }] })],
         ["a lone surrogate", Buffer.from(JSON.stringify({ events: [{ ...valid[0], purpose: "x" }] }).replace('"x"', '"\\ud800"'))],
         ["a __proto__ key", Buffer.from(JSON.stringify({ events: valid }).replace('{"type"', '{"__proto__":{},"type"'))],
+        ["a __proto__ key spelt with escapes", Buffer.from(JSON.stringify({ events: valid }).replace('{"type"', '{"\\u005f\\u005fproto__":{},"type"'))],
+        ["a noncharacter", bytesOf({ events: [{ ...valid[0], purpose: "x\ufffe" }] })],
+        ["a noncharacter of another plane", bytesOf({ events: [{ ...valid[0], purpose: "x\u{1fffe}" }] })],
         ["too many events", bytesOf({ events: Array.from({ length: MAX_EVENTS_PER_REQUEST + 1 }, (_, i) => eventFactory("many", 1)(i)) })],
       ];
       for (const [what, body] of cases) expect(prepareBatchBody(body, secret), what).to.equal(undefined);
