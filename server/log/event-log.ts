@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { AppError } from "../errors";
 import { canonicalJson, envelopeUtf8Writer, type Envelope } from "../domain/envelope";
 import type { StoredEvent } from "../domain/event-schema";
-import { indexKey, parseIndexKey, SYNCED, SYNCED_BATCH, UNSYNCED_BATCH, type Database, type RecordsDatabase, type Stores } from "../store/database";
+import { indexKey, parseIndexKey, putAll, SYNCED, SYNCED_BATCH, UNSYNCED_BATCH, type Database, type Put, type RecordsDatabase, type Stores } from "../store/database";
 
 /**
  * The append-only event log: one record per leaf index (the canonical envelope,
@@ -57,11 +57,7 @@ interface IdempotencyEntry {
 }
 
 /** A record to write: leaf index key → leaf bytes. */
-interface RecordPut {
-  type: "put";
-  key: string;
-  value: Uint8Array;
-}
+type RecordPut = Put<Uint8Array>;
 
 /** The log's sublevels in the gateway's database. */
 function indexSublevels(db: Database) {
@@ -164,17 +160,17 @@ export class EventLog extends EventEmitter {
         ops.push(this.indexPut(idempotencyKey({ submitter: envelope.submitter, event: envelope.event }), index));
       }
       ops.push(this.indexedSizePut(end));
-      await this.db.batch(ops, UNSYNCED_BATCH);
+      await putAll(this.db, ops, UNSYNCED_BATCH);
     }
   }
 
   private indexPut(key: string, index: number): IndexPut {
-    return { type: "put", sublevel: this.idempotency, key, value: `{"index":${index}}` };
+    return { sublevel: this.idempotency, key, value: `{"index":${index}}` };
   }
 
   /** The index covers records [0, size). */
   private indexedSizePut(size: number): IndexPut {
-    return { type: "put", sublevel: this.indexedSize, key: "size", value: String(size) };
+    return { sublevel: this.indexedSize, key: "size", value: String(size) };
   }
 
   /** Number of records; the next record gets this index. */
@@ -270,7 +266,7 @@ export class EventLog extends EventEmitter {
         const entry = { index, eventUtf8 };
         requestSeen.set(key, entry);
         const leaf = envelopeOf(submission.submitter, eventUtf8, index);
-        requestPuts.push({ type: "put", key: indexKey(index), value: leaf });
+        requestPuts.push({ key: indexKey(index), value: leaf });
         results.push({ index, created: true });
         index += 1;
       }
@@ -321,7 +317,7 @@ export class EventLog extends EventEmitter {
     }
     for (const [key, entry] of batch.entries) this.unindexed.set(key, entry);
     try {
-      await this.records.batch(batch.recordPuts, this.sync ? SYNCED_BATCH : UNSYNCED_BATCH);
+      await putAll(this.records, batch.recordPuts, this.sync ? SYNCED_BATCH : UNSYNCED_BATCH);
     } catch (error) {
       for (const key of batch.entries.keys()) this.unindexed.delete(key);
       for (const request of batch.requests) request.reject(error);
@@ -344,7 +340,7 @@ export class EventLog extends EventEmitter {
     for (const [key, { index }] of this.unindexed) ops.push(this.indexPut(key, index));
     ops.push(this.indexedSizePut(this.nextIndex));
     try {
-      await this.db.batch(ops, UNSYNCED_BATCH);
+      await putAll(this.db, ops, UNSYNCED_BATCH);
       this.unindexed = new Map();
     } catch (error) {
       this.emit("indexWriteFailed", error);
@@ -372,12 +368,7 @@ export class EventLog extends EventEmitter {
 }
 
 /** An idempotency index operation in the gateway's database. */
-interface IndexPut {
-  type: "put";
-  sublevel: ReturnType<typeof indexSublevels>["idempotency"];
-  key: string;
-  value: string;
-}
+type IndexPut = Put<string>;
 
 const REINDEX_CHUNK = 10_000;
 const MOVE_CHUNK = 10_000;

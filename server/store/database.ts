@@ -99,3 +99,28 @@ export function parseIndexKey(key: string): number {
 export const SYNCED = { sync: true } as Record<string, unknown>;
 
 export { SYNCED_BATCH, UNSYNCED_BATCH } from "./batch-options";
+
+/** A put for putAll: into `sublevel` (of the database written to, with utf8 keys) when given. */
+export interface Put<V> {
+  key: string;
+  value: V;
+  sublevel?: { prefixKey(key: string, keyFormat: "utf8"): string };
+}
+
+/**
+ * Writes puts as one chained batch. An array batch costs the calling thread ~2 µs a
+ * put, as classic-level reads each operation's properties one by one through N-API; a
+ * chained batch hands key and value over in one call, ~1 µs (measured, 1,000 puts a
+ * batch; the ingest path writes two per event). A sublevel's put gets its prefix here:
+ * the chained batch's own `sublevel` option costs ~10 µs a put.
+ */
+export async function putAll<V>(db: Level<string, V>, puts: readonly Put<V>[], options: { readonly sync?: boolean }): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const { key, value, sublevel } of puts) batch.put(sublevel ? sublevel.prefixKey(key, "utf8") : key, value);
+  } catch (error) {
+    await batch.close();
+    throw error;
+  }
+  await batch.write(options as never);
+}

@@ -33,17 +33,24 @@ function event(requestId: string, purpose = "case handling"): StoredEvent {
 const submit = (requestId: string, purpose?: string): Submission => ({ submitter: "key-1", event: event(requestId, purpose) });
 
 /**
- * Fault injection (an I/O error cannot be produced on demand): the database's next array
- * batch write fails after `delayMs`. Returns the function that undoes it.
+ * Fault injection (an I/O error cannot be produced on demand): the database's next batch
+ * write, array or chained, fails after `delayMs`. Returns the function that undoes it.
  */
 function failNextBatch(db: object, message: string, delayMs = 0): () => void {
-  const target = db as { batch: (...args: unknown[]) => Promise<void> };
+  const target = db as { batch: (...args: unknown[]) => unknown };
   const batch = target.batch;
   let failNext = true;
+  const failure = () => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), delayMs));
   target.batch = function (this: unknown, ...args: unknown[]) {
     if (!failNext) return batch.apply(this, args);
     failNext = false;
-    return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), delayMs));
+    if (args.length > 0) return failure();
+    const chained = batch.apply(this, args) as { write(): Promise<void>; close(): Promise<void> };
+    chained.write = async () => {
+      await chained.close();
+      return failure();
+    };
+    return chained;
   };
   return () => void (target.batch = batch);
 }
@@ -95,8 +102,12 @@ describe("event log: group commit", function () {
     // queued behind it is surely prepared while its idempotency entries are not in LevelDB.
     const { records } = stores;
     const batch = records.batch.bind(records);
-    (records as unknown as { batch: unknown }).batch = (...args: unknown[]) =>
-      new Promise((resolve) => setTimeout(resolve, 100)).then(() => (batch as (...a: unknown[]) => Promise<void>)(...args));
+    (records as unknown as { batch: unknown }).batch = () => {
+      const chained = batch();
+      const write = chained.write.bind(chained) as (options?: object) => Promise<void>;
+      (chained as { write: unknown }).write = (options?: object) => new Promise((resolve) => setTimeout(resolve, 100)).then(() => write(options));
+      return chained;
+    };
     const original = log.append([submit("same")]);
     await new Promise((resolve) => setImmediate(resolve));
     const others = Array.from({ length: 50 }, (_, i) => log.append([submit(`other-${i}`)]));
