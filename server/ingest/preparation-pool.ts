@@ -1,19 +1,22 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import type { PreparedEvent } from "./prepared-events";
+import { prepareBatchBody, type PreparedEvent } from "./prepared-events";
 
 /**
- * Prepares large batch bodies on a worker thread (prepareBatchBody), so the
- * gateway's one JavaScript thread keeps to HTTP and the log while a second core
- * validates, pseudonymises and canonicalises. Indexing and folding, the other big
- * users of that thread, wait during bursts (server/log/ingest-priority.ts), which is
- * what leaves a core for this.
+ * Prepares large batch bodies (prepareBatchBody) on a worker thread, so the gateway's
+ * one JavaScript thread keeps to HTTP and the log while a second core validates,
+ * pseudonymises and canonicalises. Indexing and folding, the other big users of that
+ * thread, wait during bursts (server/log/ingest-priority.ts), which is what leaves a
+ * core for this.
  *
- * Answers undefined whenever the worker cannot help — starting, busy with enough
- * already, crashed, or the batch is not all valid — and the caller then does the
- * work itself, on the ordinary path. A crashed worker is started again on the next
- * request, up to MAX_RESTARTS times.
+ * When the worker cannot take a body — starting, busy with enough already, or crashed —
+ * the body is prepared on the calling thread with the same function: the thread has time
+ * too, and the function costs it less than the ordinary path (body parser, text walk,
+ * validation) and allocates less on its heap. Either way the answer is undefined when
+ * the batch is not all valid, and the caller then takes the ordinary path, which reports
+ * the problem. A crashed worker is started again on the next request, up to
+ * MAX_RESTARTS times.
  */
 
 export interface PreparationPoolOptions {
@@ -23,7 +26,7 @@ export interface PreparationPoolOptions {
   logger: Logger;
 }
 
-/** Requests queued on the worker before further ones are prepared inline: the main thread has time too. */
+/** Requests queued on the worker before further ones are prepared on the calling thread. */
 const MAX_QUEUED = 3;
 const MAX_RESTARTS = 5;
 
@@ -42,24 +45,32 @@ export class PreparationPool {
   readonly minBytes: number;
   /** Batches the worker prepared (tests read it). */
   preparedByWorker = 0;
+  /** Batches prepared on the calling thread because the worker could not take them (tests read it). */
+  preparedInline = 0;
 
   constructor(private readonly options: PreparationPoolOptions) {
     this.minBytes = options.minBytes ?? 64 * 1024;
   }
 
   /**
-   * Whether `prepare` would give a body of this size to the worker now (else it answers
-   * undefined). The first call for a large enough body starts the worker.
+   * Whether `prepare` takes a body of this size (else it answers undefined at once). The
+   * first call for a large enough body starts the worker.
    */
   wouldTake(byteLength: number): boolean {
     if (this.closed || byteLength < this.minBytes) return false;
-    return this.running() !== undefined && this.ready && this.pending.size < MAX_QUEUED;
+    this.running();
+    return true;
   }
 
-  /** The prepared events of `body`, or undefined: prepare them on the ordinary path. */
+  /** The prepared events of `body` (on the worker when it has room), or undefined: prepare them on the ordinary path. */
   prepare(body: Uint8Array): Promise<PreparedEvent[] | undefined> {
     if (!this.wouldTake(body.byteLength)) return Promise.resolve(undefined);
-    const worker = this.worker!;
+    const worker = this.worker;
+    if (!worker || !this.ready || this.pending.size >= MAX_QUEUED) {
+      const events = prepareBatchBody(body, this.options.subjectSecret);
+      if (events) this.preparedInline += 1;
+      return Promise.resolve(events);
+    }
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, {

@@ -94,6 +94,22 @@ describe("ingest: batches prepared for the log", function () {
       expect(pool.preparedByWorker).to.equal(1);
     });
 
+    it("prepares on the calling thread what the worker cannot take: before it is ready, and beyond the requests it holds", async function () {
+      pool = new PreparationPool({ subjectSecret: secret, minBytes: 1, logger });
+      const events = Array.from({ length: 300 }, (_, i) => eventFactory("busy", 6)(i));
+      // The first body starts the worker, which is not ready yet.
+      expect(await pool.prepare(bytesOf({ events }))).to.deep.equal(ordinary(events));
+      expect([pool.preparedInline, pool.preparedByWorker]).to.deep.equal([1, 0]);
+      await pool.started();
+      // Five at once: the worker holds three, the calling thread prepares the other two.
+      const answers = await Promise.all(Array.from({ length: 5 }, () => pool!.prepare(bytesOf({ events }))));
+      for (const answer of answers) expect(answer).to.deep.equal(ordinary(events));
+      expect([pool.preparedInline, pool.preparedByWorker]).to.deep.equal([3, 3]);
+      // An invalid body is left to the ordinary path wherever it is prepared.
+      const invalid = bytesOf({ events: [{ ...events[0], type: "peek" }] });
+      expect(await Promise.all(Array.from({ length: 5 }, () => pool!.prepare(invalid)))).to.deep.equal(Array(5).fill(undefined));
+    });
+
     it("leaves bodies under minBytes to the caller, without starting a worker", async function () {
       pool = new PreparationPool({ subjectSecret: secret, minBytes: 1_000_000, logger });
       const events = [eventFactory("small", 2)(0)];
