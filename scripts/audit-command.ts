@@ -75,7 +75,7 @@ export function registerAuditCommand(program: Command, options: RegisterAuditCom
 export async function runAuditCommand(options: AuditCommandOptions, io: AuditCommandIo = PROCESS_IO, pollMs = 500): Promise<ExitCode> {
   const progress = new ProgressLine(io);
   try {
-    const report = options.url ? await auditThroughGateway(options, io, progress, pollMs) : await auditDataDir(options, progress);
+    const report = options.url ? await auditThroughGateway(options, io, progress, pollMs) : await auditDataDir(options, io, progress);
     progress.end();
     printReport(report, options, io);
     return report.ok ? 0 : 1;
@@ -104,7 +104,7 @@ interface Deployment {
   logId?: string;
 }
 
-async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine): Promise<AuditReport> {
+async function auditDataDir(options: AuditCommandOptions, io: AuditCommandIo, progress: ProgressLine): Promise<AuditReport> {
   const dataDir = path.resolve(options.dataDir);
   const dbDir = path.join(dataDir, "db");
   if (!existsSync(dbDir)) throw new CliError(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
@@ -117,7 +117,7 @@ async function auditDataDir(options: AuditCommandOptions, progress: ProgressLine
     } finally {
       chain?.provider.destroy();
     }
-  });
+  }, (message) => io.stderr(`ledger: ${message}\n`));
 }
 
 async function connectChain(options: AuditCommandOptions, dataDir: string, metaLogId: string | undefined): Promise<{ provider: JsonRpcProvider; reader: AuditChain }> {

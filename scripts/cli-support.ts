@@ -3,6 +3,7 @@
  * call to a running gateway, and opening a stopped gateway's databases.
  */
 import { openStores, type OpenStores, type Stores } from "../server/store/database";
+import { upgradeRecordsLayout } from "../server/log/event-log";
 
 /** A failure the CLI reports in one line: 1 a refusal or finding, 2 usage or I/O. */
 export class CliError extends Error {
@@ -34,8 +35,12 @@ export async function callGateway(target: GatewayTarget, method: string, route: 
   return answer;
 }
 
-/** Runs `work` on the databases in `dataDir` of a stopped gateway, and closes them. */
-export async function withStores<T>(dataDir: string, work: (stores: Stores) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on the databases in `dataDir` of a stopped gateway, and closes them. A data
+ * directory of an older layout is upgraded first, as the gateway's next start would
+ * (`onProgress` is told, by default on stderr).
+ */
+export async function withStores<T>(dataDir: string, work: (stores: Stores) => Promise<T>, onProgress: (message: string) => void = (message) => console.error(message)): Promise<T> {
   let stores: OpenStores;
   try {
     stores = await openStores(dataDir);
@@ -43,6 +48,7 @@ export async function withStores<T>(dataDir: string, work: (stores: Stores) => P
     throw new CliError(`${(error as Error).message}; to reach a running gateway use --url and --key`, 2);
   }
   try {
+    await upgradeRecordsLayout(stores, onProgress);
     return await work(stores);
   } finally {
     await stores.close();

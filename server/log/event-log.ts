@@ -398,11 +398,19 @@ function conflictError(submission: Submission, index: number): AppError {
 /**
  * Every stored record as it is on disk — key and bytes, unparsed — for audits,
  * which must see records the log itself would refuse (not JSON, wrong index).
- * Records of an older layout are moved first, so that they are all in one place.
+ * Stores of an older layout are upgraded first (EventLog.open, or upgradeRecordsLayout).
  */
 export async function* rawLogRecords(stores: Stores): AsyncGenerator<{ key: string; value: Uint8Array }> {
-  await moveLegacyRecords(stores);
   for await (const [key, value] of stores.records.iterator()) yield { key, value };
+}
+
+/**
+ * Moves the records of a data directory of an older layout into the records database
+ * (EventLog.open does the same): for tools that read a stopped gateway's stores without
+ * opening its log. Nothing to do, and one empty read, for stores of this layout.
+ */
+export function upgradeRecordsLayout(stores: Stores, onProgress?: (message: string) => void): Promise<void> {
+  return moveLegacyRecords(stores, onProgress);
 }
 
 /**

@@ -6,12 +6,13 @@
 import { expect } from "chai";
 import { Command } from "commander";
 import { Contract, NonceManager, type JsonRpcProvider } from "ethers";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startAnvil, type AnvilNode } from "../../server/chain/anvil";
 import { connectProvider } from "../../server/chain/provider";
 import { deployLedger, registerLog } from "../../server/chain/deploy";
 import { LEDGER_ABI } from "../../server/chain/ledger-abi";
+import { openStores } from "../../server/store/database";
 import { ProgressLine, registerAuditCommand, type AuditCommandIo, type ExitCode } from "../../scripts/audit-command";
 import { LOG_ID, buildLedger, copyDataDir, makeTempDir, readRecord, removeDir, rewriteTree, withDb, writeRecord } from "./support/ledger-fixture";
 
@@ -93,6 +94,26 @@ describe("audit: `ledger audit` on a stopped gateway's data directory", function
       expect(run.code, run.err).to.equal(0);
       const report = JSON.parse(run.out);
       expect(report).to.include({ ok: true, eventsChecked: 200, checkpointsChecked: 3, chainChecked: false, logId: LOG_ID });
+    });
+  });
+
+  describe("on a data directory of the older layout (records in db/'s `log` sublevel)", function () {
+    it("moves the records to their own database first, says so, and audits them", async function () {
+      const dir = copy();
+      const stores = await openStores(dir);
+      const legacy = stores.db.sublevel<string, Uint8Array>("log", { valueEncoding: "view" });
+      for await (const [key, value] of stores.records.iterator()) await legacy.put(key, value);
+      await stores.db.sublevel("idem-size").clear();
+      await stores.close();
+      rmSync(path.join(dir, "records"), { recursive: true });
+
+      const run = await ledgerAudit(["--data-dir", dir]);
+      expect(run.code, run.err).to.equal(0);
+      expect(run.err).to.include("ledger: moved 200 records to their own database");
+      expect(run.out).to.match(/^intact: 200 events, 3 checkpoints/);
+      const again = await ledgerAudit(["--data-dir", dir]);
+      expect(again.err, "nothing left to move").to.not.include("moved");
+      expect(again.out).to.match(/^intact: 200 events, 3 checkpoints/);
     });
   });
 
