@@ -2,7 +2,8 @@
  * `npm start` (scripts/start.ts) as a real child process: it starts the embedded chain
  * and the gateway, writes the demo keys with mode 0600, stops cleanly on SIGINT
  * (exit 0, "stopped", no Anvil left behind), and a second start on the same data
- * directory finds its events and its contract again.
+ * directory finds its events and its contract again. With the reader of its output
+ * gone (EPIPE on every write) it still stops cleanly on SIGTERM.
  */
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,8 +20,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startNpmStart(dataDir: string, timeoutMs = 60_000): Promise<Started> {
-  const env: Record<string, string | undefined> = { ...process.env, DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", CHECKPOINT_MAX_AGE_MS: "200", ANCHOR_POLL_MS: "100" };
+function startNpmStart(dataDir: string, timeoutMs = 60_000, extraEnv: Record<string, string> = {}): Promise<Started> {
+  const env: Record<string, string | undefined> = { ...process.env, DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", CHECKPOINT_MAX_AGE_MS: "200", ANCHOR_POLL_MS: "100", ...extraEnv };
   for (const name of ["RPC_URL", "CONTRACT_ADDRESS", "ANCHOR_PRIVATE_KEY", "LOG_ID", "CHAIN_ID", "HOST"]) delete env[name];
   const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/start.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -154,5 +155,20 @@ describe("npm start: a real process, stopped with SIGINT and started again", fun
     expect(second.output().stdout).to.match(/stopped\.?\s*$/);
     await waitFor("Anvil to be gone", () => (anvilPidsFor(dataDir).length === 0 ? true : undefined), 10_000);
     expect(await rpcAnswers(second.rpcUrl)).to.equal(false);
+  });
+
+  it("stops cleanly, leaving no Anvil behind, when its output's reader is gone", async () => {
+    // The reader of its stdout goes away (a pipe to a process that ended, as when whatever
+    // started it dies): its next line fails with EPIPE. That must stop it, not crash it.
+    const started = await startNpmStart(dataDir, 60_000, { LOG_LEVEL: "info" });
+    running.push(started);
+    expect(anvilPidsFor(dataDir)).to.have.length(1);
+    started.child.stdout!.destroy();
+    started.child.kill("SIGTERM"); // its "stopping" line is the first write to the closed pipe
+    const result = await Promise.race([started.exited, sleep(30_000).then(() => undefined)]);
+    expect(result, `still running 30 s after SIGTERM; stderr: ${started.output().stderr}`).to.not.equal(undefined);
+    expect(result, started.output().stderr).to.deep.equal({ code: 0, signal: null });
+    await waitFor("Anvil to be gone", () => (anvilPidsFor(dataDir).length === 0 ? true : undefined), 10_000);
+    expect(await rpcAnswers(started.rpcUrl)).to.equal(false);
   });
 });
