@@ -111,8 +111,10 @@ export interface Put<V> {
  * Writes puts as one chained batch. An array batch costs the calling thread ~2 µs a
  * put, as classic-level reads each operation's properties one by one through N-API; a
  * chained batch hands key and value over in one call, ~1 µs (measured, 1,000 puts a
- * batch; the ingest path writes two per event). A sublevel's put gets its prefix here:
- * the chained batch's own `sublevel` option costs ~10 µs a put.
+ * batch). A sublevel's put gets its prefix here: the chained batch's own `sublevel`
+ * option costs ~10 µs a put. For small values only: classic-level frees a chained
+ * batch's native copy of its keys and values when the batch object is garbage-collected,
+ * not when it is written.
  */
 export async function putAll<V>(db: Level<string, V>, puts: readonly Put<V>[], options: { readonly sync?: boolean }): Promise<void> {
   const batch = db.batch();

@@ -101,13 +101,8 @@ describe("event log: group commit", function () {
     // A slow disk (injected): the first batch's records land only after 100 ms, so the batch
     // queued behind it is surely prepared while its idempotency entries are not in LevelDB.
     const { records } = stores;
-    const batch = records.batch.bind(records);
-    (records as unknown as { batch: unknown }).batch = () => {
-      const chained = batch();
-      const write = chained.write.bind(chained) as (options?: object) => Promise<void>;
-      (chained as { write: unknown }).write = (options?: object) => new Promise((resolve) => setTimeout(resolve, 100)).then(() => write(options));
-      return chained;
-    };
+    const batch = records.batch.bind(records) as (...args: unknown[]) => Promise<void>;
+    (records as unknown as { batch: unknown }).batch = (...args: unknown[]) => new Promise((resolve) => setTimeout(resolve, 100)).then(() => batch(...args));
     const original = log.append([submit("same")]);
     await new Promise((resolve) => setImmediate(resolve));
     const others = Array.from({ length: 50 }, (_, i) => log.append([submit(`other-${i}`)]));
