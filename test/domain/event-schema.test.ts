@@ -1,52 +1,18 @@
 /**
  * The event schema (server/domain/event-schema.ts) checks each string field's rules as
  * one predicate, for speed, and leaves the refusals to the plain zod chain of the same
- * rules. This holds it to the plain chains: the same verdict, the same data and the
- * same issues for any event, and the same JSON Schema (the OpenAPI description's).
+ * rules. This holds it to the same schema built from plain chains (eventSchemaOf
+ * plainString): the same verdict, the same data and the same issues for any event, and
+ * the same JSON Schema (the OpenAPI description's).
  */
 import { expect } from "chai";
 import fc from "fast-check";
 import { z } from "zod";
 import { eventFactory } from "../../bench/events";
-import { ORG_PATTERN } from "../../server/domain/divisions";
-import { EVENT_TYPES, eventSchema } from "../../server/domain/event-schema";
+import { eventSchema, eventSchemaOf, plainString } from "../../server/domain/event-schema";
 
-/** The schema as plain zod chains: each rule its own check. */
-function plainEventSchema() {
-  const text = (max: number) =>
-    z
-      .string()
-      .min(1)
-      .max(max)
-      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
-  const identifier = z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[\p{L}\p{N}._:\/@#-]+$/u, "letters, digits and . _ : / @ # - only");
-  const orgId = z.string().regex(ORG_PATTERN, "organisation id `<12-digit division code>[-G<grid>]:<department>`, e.g. 330102003004:civil-affairs");
-  const attributeValue = z.union([text(256), z.number().int().min(-(2 ** 53 - 1)).max(2 ** 53 - 1), z.boolean()]);
-  return z
-    .strictObject({
-      actor: z.strictObject({ operator: identifier.describe("pseudonymous operator id; never a real name"), org: orgId, system: identifier }),
-      attributes: z
-        .record(identifier, attributeValue)
-        .refine((a) => Object.keys(a).length <= 32, "at most 32 attributes")
-        .optional(),
-      dataset: identifier.describe("data catalogue id"),
-      fields: z.array(identifier).min(1).max(256),
-      legalBasis: text(512),
-      occurredAt: z.iso.datetime({ offset: true, precision: undefined }),
-      purpose: text(512),
-      recipient: z.strictObject({ org: orgId }).optional(),
-      requestId: identifier.describe("idempotency key, unique per submitter"),
-      subject: text(256).optional().describe("data subject id; pseudonymised by the gateway, never stored in the clear"),
-      type: z.enum(EVENT_TYPES),
-    })
-    .refine((event) => event.type !== "share" || event.recipient !== undefined, { path: ["recipient"], message: "a share needs a recipient" });
-}
-
-const plain = plainEventSchema();
+/** The same schema with each string rule its own zod check. */
+const plain = eventSchemaOf(plainString);
 const outcome = (result: { success: boolean; data?: unknown; error?: { issues: unknown[] } }) => (result.success ? { data: result.data } : { issues: result.error!.issues });
 
 // Strings near every rule's bounds, with controls, letters of other scripts, astral characters and wrong types.
