@@ -46,7 +46,7 @@ export interface LedgerServiceParameters {
   maxBacklog: number;
   /** Tells derived work when submissions are under way (server/log/ingest-priority.ts). */
   priority?: IngestPriority;
-  /** Prepares large batches on a worker thread (server/ingest/preparation-pool.ts). */
+  /** Prepares large batches, on a worker thread when it has room (server/ingest/preparation-pool.ts). */
   preparation?: PreparationPool;
 }
 
@@ -86,14 +86,14 @@ export class LedgerService {
     return this.asSubmission(() => this.validateAndAppend(principal, events, pathPrefix));
   }
 
-  /** Whether a batch body of this many bytes may be given to submitBatchBody (a worker is free to prepare it). */
+  /** Whether a batch body of this many bytes may be given to submitBatchBody (it is large enough to prepare apart). */
   takesBatchBody(byteLength: number): boolean {
     return this.p.preparation?.wouldTake(byteLength) ?? false;
   }
 
   /**
-   * The same as `submit` for the body `{ "events": [...] }` as UTF-8 bytes, prepared on a
-   * worker thread — or undefined, having stored nothing, when the body is not a batch of
+   * The same as `submit` for the body `{ "events": [...] }` as UTF-8 bytes, prepared by
+   * the preparation pool (on its worker thread when it has room) — or undefined, having stored nothing, when the body is not a batch of
    * valid events this key may submit: the caller then parses it and calls `submit`,
    * which reports the problem. Every outcome it does decide (stored, or refused for the
    * key's role or the backlog) is the one `submit` would reach.

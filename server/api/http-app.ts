@@ -50,7 +50,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true });
-  // The ingest path's: the same, but a large batch is kept as bytes for a worker thread (LedgerService.submitBatchBody).
+  // The ingest path's: the same, but a large batch is kept as bytes for the preparation pool (LedgerService.submitBatchBody).
   const parseOrKeepJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: keepBodyBytesWhen((n) => ledger.takesBatchBody?.(n) ?? false) });
   const buckets = tokenBuckets(rateLimit);
 

@@ -18,9 +18,10 @@ import { batchAnswer, submitEvents } from "./submit-events";
  * security headers, request log, key, rate limit, content type, body parser,
  * text rules, route — and each is the very function that chain calls, so the two
  * answer alike, errors included (one `errorAnswer` for both). One step more: a
- * large batch is not parsed here but handed, as bytes, to the worker thread that
- * prepares batches (LedgerService.submitBatchBody); only if that cannot store it
- * are the bytes parsed here, by the same parser, and the chain goes on as usual.
+ * large batch is not parsed by the body parser but handed, as bytes, to the pool that
+ * prepares batches (LedgerService.submitBatchBody: on its worker thread when it has
+ * room); only if that cannot store it are the bytes parsed here, by the same parser,
+ * and the chain goes on as usual.
  */
 
 /** A Connect-style middleware on plain node objects, as `helmet()` and `express.json()` are. */
@@ -55,7 +56,7 @@ export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson,
         await run(parseOrKeepJson, req, res);
       } catch (error) {
         if (!(error instanceof BodyBytesKept)) throw error;
-        // A large batch: prepared on the worker thread, unless it is not all valid or not this
+        // A large batch: prepared by the pool (off this thread when it can), unless it is not all valid or not this
         // key's to submit, and then parsed here after all, with the parser's own answers to bad JSON.
         const bytes = bodyBytesOf(req)!;
         const results = await ledger.submitBatchBody(principal, bytes);

@@ -92,7 +92,7 @@ export function requireTextJson(req: Request, _res: Response, next: NextFunction
 /**
  * Thrown by the `verify` hook of keepBodyBytesWhen to stop the JSON body parser
  * after it has read (and size-checked, and decompressed) a body but before it
- * parses it: the body's bytes are on the request (bodyBytesOf) for a worker thread.
+ * parses it: the body's bytes are on the request (bodyBytesOf) for the preparation pool.
  */
 export class BodyBytesKept extends Error {
   constructor() {
