@@ -39,6 +39,8 @@ const envSchema = z
     ORGS_FILE: z.string().min(1).optional(),
     POLICY_FILE: z.string().min(1).optional(),
     POLICY_POLL_MS: positiveInt.default(1000),
+    METRICS_TOKEN: z.string().min(16, "at least 16 characters").optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
@@ -87,6 +89,10 @@ export interface Config {
   policyFile?: string;
   policyPollMs: number;
   logLevel: string;
+  /** Bearer token for GET /metrics on the API's port; without it /metrics is served only on metricsPort. */
+  metricsToken?: string;
+  /** A port of its own for GET /metrics (no token), on the same host. */
+  metricsPort?: number;
 }
 
 export class ConfigError extends Error {
@@ -135,5 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),
     policyPollMs: e.POLICY_POLL_MS,
     logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
   };
 }

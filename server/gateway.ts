@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
@@ -26,6 +26,7 @@ import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
 import { startAlerts, type Alerts } from "./alerts";
 import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } from "./audit";
+import { GatewayMetrics, metricsListener, metricsRoute } from "./metrics/gateway-metrics";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -35,6 +36,8 @@ import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } fro
 
 export interface Gateway {
   url: string;
+  /** GET /metrics without a token, when METRICS_PORT is set. */
+  metricsUrl?: string;
   config: Config;
   logId: string;
   chain: { rpcUrl: string; chainId: number; contract: string; embedded: boolean };
@@ -147,14 +150,31 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     });
     let accepting = true;
     const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
-    const server = await listen(app, config.host, config.port);
+    const metrics = new GatewayMetrics({
+      dataDir: config.dataDir,
+      anchoring: () => anchorer.status(),
+      indexedEvents: () => indexer.size,
+      log,
+      anchorer,
+      alerts: alerts.store,
+    });
+    const metricsHere = metricsRoute(metrics, config.metricsToken);
+    const server = await listen(metrics.instrument((req, res) => metricsHere(req, res) || app(req, res)), config.host, config.port);
     cleanups.push(() => closeServer(server));
+    let metricsUrl: string | undefined;
+    if (config.metricsPort !== undefined) {
+      const metricsServer = await listen(metricsListener(metrics), config.host, config.metricsPort);
+      cleanups.push(() => closeServer(metricsServer));
+      metricsUrl = `http://${config.host}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+      progress(`metrics on ${metricsUrl}`);
+    }
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host}:${port}`;
 
     let stopping: Promise<void> | undefined;
     return {
       url,
+      metricsUrl,
       config,
       logId: meta.logId,
       chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.contract, embedded: chain.embedded },
@@ -226,7 +246,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<Server> {
+function listen(app: RequestListener, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(app);
     // Node's default of 5 s closes an idle keep-alive connection while clients that paused a

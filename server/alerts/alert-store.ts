@@ -94,7 +94,7 @@ export class AlertStore extends EventEmitter {
   private readonly now: () => Date;
   private webhooks: () => readonly WebhookConfig[];
   private nextId = 0;
-  private prepared = 0;
+  private prepared: AlertKind[] = [];
   private writes: Promise<unknown> = Promise.resolve();
 
   private constructor(db: Database, options: AlertStoreOptions) {
@@ -126,21 +126,22 @@ export class AlertStore extends EventEmitter {
   prepare(input: NewAlert, ops: BatchOp[]): Alert {
     const alert = this.build(input);
     this.addOps(alert, ops);
-    this.prepared += 1;
+    this.prepared.push(alert.kind);
     return alert;
   }
 
   /** After a batch holding prepared alerts is durable: wakes the webhook deliverer. */
   committed(): void {
-    if (this.prepared > 0) {
-      this.prepared = 0;
-      this.emit("created");
+    if (this.prepared.length > 0) {
+      const kinds = this.prepared;
+      this.prepared = [];
+      this.emit("created", kinds);
     }
   }
 
   /** A batch holding prepared alerts failed: they never existed (their ids stay unused). */
   aborted(): void {
-    this.prepared = 0;
+    this.prepared = [];
   }
 
   /** Writes one alert now, synced (alerts not derived from events: anchoring, policy). */
@@ -149,7 +150,7 @@ export class AlertStore extends EventEmitter {
     const ops: BatchOp[] = [];
     this.addOps(alert, ops);
     await this.serialised(() => this.db.batch(ops as never, SYNCED));
-    this.emit("created");
+    this.emit("created", [alert.kind]);
     return alert;
   }
 
