@@ -33,6 +33,13 @@ const config: HardhatUserConfig = {
     settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun" },
   },
   paths: { tests: "test", sources: "contracts" },
+  // `npx hardhat run scripts/hardhat-deploy.ts --network external`: an external chain named by the environment.
+  networks: {
+    external: {
+      url: process.env.LEDGER_RPC_URL ?? "http://127.0.0.1:8545",
+      accounts: process.env.LEDGER_CHAIN_PRIVATE_KEY ? [process.env.LEDGER_CHAIN_PRIVATE_KEY] : [],
+    },
+  },
   mocha: {
     timeout: 120_000,
     reporter: path.join(__dirname, "test", "support", "summary-reporter.js"),

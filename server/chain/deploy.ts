@@ -25,12 +25,12 @@ export interface DeployLedgerParameters {
 }
 
 /** Deploys ProvenanceLedger and waits for it; the admin gets both admin and log-admin roles. */
-export async function deployLedger({ deployer, admin }: DeployLedgerParameters): Promise<{ address: string; blockNumber: number }> {
+export async function deployLedger({ deployer, admin }: DeployLedgerParameters): Promise<{ address: string; blockNumber: number; txHash: string }> {
   const artifact = loadLedgerArtifact();
   const factory = new ContractFactory(artifact.abi as never, artifact.bytecode, deployer);
   const contract = await factory.deploy(admin ?? (await deployer.getAddress()));
   const receipt = await contract.deploymentTransaction()!.wait();
-  return { address: (await contract.getAddress()).toLowerCase(), blockNumber: receipt!.blockNumber };
+  return { address: (await contract.getAddress()).toLowerCase(), blockNumber: receipt!.blockNumber, txHash: receipt!.hash };
 }
 
 export interface RegisterLogParameters {

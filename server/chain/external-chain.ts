@@ -62,7 +62,7 @@ export async function connectExternalChain(settings: ExternalChainSettings, warn
 }
 
 /** eth_chainId with a deadline (ethers' own network detection retries forever). */
-async function probeChainId(rpcUrl: string): Promise<number> {
+export async function probeChainId(rpcUrl: string): Promise<number> {
   const request = new FetchRequest(rpcUrl);
   request.timeout = PROBE_TIMEOUT_MS;
   request.setHeader("content-type", "application/json");
