@@ -22,6 +22,7 @@ import { isAppError } from "../server/errors";
 import { OrgRegistry, parseRegistryFile } from "../server/orgs/org-registry";
 import { registerAuditCommand } from "./audit-command";
 import { registerChainCommand } from "./chain-command";
+import { registerBackupCommands } from "./backup-command";
 
 const program = new Command()
   .name("ledger")
@@ -172,6 +173,7 @@ function withDataDir<T>(options: TargetOptions, work: (stores: Stores) => Promis
 
 registerAuditCommand(program);
 registerChainCommand(program);
+registerBackupCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

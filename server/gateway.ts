@@ -27,6 +27,9 @@ import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
 import { startAlerts, type Alerts } from "./alerts";
 import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } from "./audit";
 import { GatewayMetrics, metricsListener, metricsRoute } from "./metrics/gateway-metrics";
+import { dumpAnvilState } from "./chain/anvil";
+import { writeBackup } from "./backup/backup";
+import { serveControlSocket } from "./backup/control-socket";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -131,6 +134,24 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(() => indexer.stop());
     await anchorer.start();
     cleanups.push(() => anchorer.stop());
+
+    // `ledger backup --data-dir` reaches a running gateway here: only this process can read its databases.
+    let backingUp = false;
+    const control = await serveControlSocket(
+      config.dataDir,
+      async (request, onProgress) => {
+        if (backingUp) throw new Error("a backup is already running");
+        backingUp = true;
+        try {
+          const chainState = chain.embedded ? () => dumpAnvilState(chain.provider) : undefined;
+          return await writeBackup({ stores, dataDir: config.dataDir, logId: meta.logId, chainState, onProgress }, request.to);
+        } finally {
+          backingUp = false;
+        }
+      },
+      (message) => logger.warn(message),
+    );
+    if (control) cleanups.push(() => control.close());
 
     const preparation = new PreparationPool({ subjectSecret, minBytes: config.ingestWorkerMinBytes, logger: logger.child({ module: "ingest" }) });
     cleanups.push(() => preparation.close());

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import path from "node:path";
 
 /**
@@ -85,4 +86,14 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill("SIGTERM");
   });
+}
+
+/**
+ * Anvil's whole state now, as the JSON its `--state` file holds (anvil_dumpState answers
+ * it gzipped, as hex): what a backup keeps of the embedded chain, instead of the state
+ * file, which Anvil may be rewriting at that moment.
+ */
+export async function dumpAnvilState(provider: { send(method: string, params: unknown[]): Promise<unknown> }): Promise<Buffer> {
+  const dumped = (await provider.send("anvil_dumpState", [])) as string;
+  return gunzipSync(Buffer.from(dumped.replace(/^0x/, ""), "hex"));
 }
