@@ -100,7 +100,6 @@ function showFrame(key: string): void {
   void keyScope(key).then((found) => {
     if (!found || storedKey() !== key) return;
     scope.textContent = describeScope(found);
-    scope.title = t("session.scopeTitle", { id: found.id, name: found.name });
   });
 }
 

@@ -106,7 +106,7 @@ export async function checkReceipt(text: string, reader: LedgerReader | undefine
     details.chain = t("step.chainDetail", {
       contract: receipt.log.contract,
       chainId: String(verified.chainId),
-      call: `rootAt(log, ${receipt.checkpoint.treeSize})`,
+      treeSize: String(receipt.checkpoint.treeSize),
       rootHash,
       block: String(receipt.checkpoint.blockNumber),
       tx: receipt.checkpoint.txHash,

@@ -32,7 +32,6 @@ export const en = {
   "session.scope": "{role} · {division} ({code})",
   "session.scopeCode": "{role} · division {code}",
   "session.scopeAll": "{role} · every jurisdiction",
-  "session.scopeTitle": "Key {id}: {name}",
 
   "role.admin": "Administrator",
   "role.submitter": "Submitting system",
@@ -287,7 +286,7 @@ export const en = {
   "step.noRpc": "No RPC endpoint was given, so the root could not be compared with the chain.",
   "step.leafDetail": "SHA-256(0x00 ‖ RFC 8785 canonical envelope) = {leafHash}, as the receipt says.",
   "step.inclusionDetail": "The {length}-hash proof for entry {index} of a {treeSize}-leaf tree leads to root {rootHash}, the checkpoint's root.",
-  "step.chainDetail": "The contract {contract} on chain {chainId} answers {call} = {rootHash}, the checkpoint's root (anchored in block {block}, transaction {tx}).",
+  "step.chainDetail": "The contract {contract} on chain {chainId} answers rootAt(log, {treeSize}) = {rootHash}, the checkpoint's root (anchored in block {block}, transaction {tx}).",
   "receiptError.RECEIPT_MALFORMED": "The receipt is malformed.",
   "receiptError.ENVELOPE_MISMATCH": "The envelope does not match the entry it claims to be.",
   "receiptError.LEAF_HASH_MISMATCH": "The envelope's leaf hash is not the one in the receipt: the envelope was altered.",
@@ -403,7 +402,6 @@ export const zhCN: Record<MessageKey, string> = {
   "session.scope": "{role} · {division}（{code}）",
   "session.scopeCode": "{role} · 行政区划 {code}",
   "session.scopeAll": "{role} · 全部辖区",
-  "session.scopeTitle": "密钥 {id}：{name}",
 
   "role.admin": "管理员",
   "role.submitter": "报送系统",
@@ -658,7 +656,7 @@ export const zhCN: Record<MessageKey, string> = {
   "step.noRpc": "未提供 RPC 端点，无法将根哈希与链上记录比对。",
   "step.leafDetail": "SHA-256(0x00 ‖ RFC 8785 规范化信封) = {leafHash}，与回执一致。",
   "step.inclusionDetail": "树大小为 {treeSize} 时第 {index} 项的包含证明（{length} 个哈希）得出根哈希 {rootHash}，与检查点的根哈希一致。",
-  "step.chainDetail": "链 {chainId} 上的合约 {contract} 对 {call} 的应答为 {rootHash}，与检查点的根哈希一致（锚定于区块 {block}，交易 {tx}）。",
+  "step.chainDetail": "链 {chainId} 上的合约 {contract} 对 rootAt（树大小 {treeSize}）的应答为 {rootHash}，与检查点的根哈希一致（锚定于区块 {block}，交易 {tx}）。",
   "receiptError.RECEIPT_MALFORMED": "回执格式不正确。",
   "receiptError.ENVELOPE_MISMATCH": "信封与其声称的条目不符。",
   "receiptError.LEAF_HASH_MISMATCH": "信封的叶子哈希与回执记载的不同：信封已被篡改。",
