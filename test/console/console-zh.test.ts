@@ -129,12 +129,18 @@ describe("console: the web console in Chinese (zh-CN), switchable to English", f
    * placeholder and the document title) outside what is verbatim — elements
    * marked translate="no" (gateway messages, names, ids), code, and text in
    * another language on purpose (the language switch, lang="en"). A word with a
-   * digit or a code's punctuation (ids, hashes, org ids, datasets) is not English.
+   * digit or a code's punctuation (ids, hashes, org ids, datasets), or in upper
+   * case (API, RFC, rule ids), is a code, not English.
    */
   async function englishLeft(): Promise<string[]> {
     return page.evaluate(() => {
-      const allowed = new Set(["API", "JSON", "JSON-RPC", "RPC", "RFC", "SHA-256", "Merkle", "ID", "KB", "rootAt"]);
-      const words = (s: string) => (s.match(/[A-Za-z][A-Za-z0-9:._/@#'-]*/g) ?? []).filter((w) => /[A-Za-z]{2}/.test(w) && !/[0-9:._/@#]/.test(w) && !allowed.has(w));
+      // Runs of printable ASCII between spaces and Chinese text; codes (NL-ID-COMMERCIAL, API) are upper case.
+      const allowed = new Set(["Merkle", "rootAt"]);
+      const words = (s: string) =>
+        s
+          .split(/[^\x21-\x7e]+/)
+          .map((w) => w.replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, ""))
+          .filter((w) => /[A-Za-z]{2}/.test(w) && !/[0-9:._/@#]/.test(w) && !/^[A-Z0-9_-]+$/.test(w) && !allowed.has(w));
       const exempt = (e: HTMLElement | null) => {
         if (!e) return false;
         if (e.closest("[translate=no], code, script, style, noscript")) return true;

@@ -67,13 +67,20 @@ export function tParts<K extends MessageKey, N>(key: K, ...params: ParamsOf<K, V
   let at = 0;
   const message = CATALOGUES[current][key];
   for (const match of message.matchAll(/\{([A-Za-z0-9_]+)\}/g)) {
-    if (match.index! > at) parts.push(message.slice(at, match.index));
+    if (match.index! > at) text(message.slice(at, match.index));
     const value = values[match[1]!];
-    parts.push(typeof value === "string" || typeof value === "number" ? show(value) : (value as N));
+    if (typeof value === "string" || typeof value === "number") text(show(value));
+    else parts.push(value as N);
     at = match.index! + match[0].length;
   }
-  if (at < message.length) parts.push(message.slice(at));
+  if (at < message.length) text(message.slice(at));
   return parts;
+
+  /** Adjacent text in one piece, so a sentence stays one text node. */
+  function text(piece: string): void {
+    if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += piece;
+    else parts.push(piece);
+  }
 }
 
 export function formatNumber(n: number): string {

@@ -6,7 +6,8 @@
  * (i18n.ts), numbers in the locale's format; a test holds each translation to
  * the same placeholders. Counted phrases come as `.one`/`.other` pairs, chosen
  * with Intl.PluralRules (Chinese uses `.other` only). Words in a message that
- * are codes (RFC, SHA-256, API, JSON, RPC) stay as they are in both languages.
+ * are codes (RFC, SHA-256, API, JSON, RPC) stay as they are in both languages;
+ * the language switch (`lang.*`) is worded in the language it switches to.
  */
 
 export const en = {
@@ -23,7 +24,7 @@ export const en = {
   "app.loading": "Loading…",
 
   "lang.switch": "中文",
-  "lang.switchLabel": "切换为中文 (Switch the console to Chinese)",
+  "lang.switchLabel": "切换为中文",
 
   "session.label": "Signed-in key",
   "session.key": "Key {id}",
@@ -393,7 +394,7 @@ export const zhCN: Record<MessageKey, string> = {
   "app.loading": "加载中…",
 
   "lang.switch": "English",
-  "lang.switchLabel": "Switch to English（切换为英文）",
+  "lang.switchLabel": "Switch to English",
 
   "session.label": "当前登录密钥",
   "session.key": "密钥 {id}",
