@@ -260,6 +260,9 @@ describe("console: the web console in Chinese (zh-CN), switchable to English", f
     await settled(`#/verify?index=${FLAGGED}`);
     await page.waitForSelector("#download-receipt", WAIT);
     await page.waitForFunction(() => (document.getElementById("rpc-url") as HTMLInputElement).value !== "", WAIT);
+    // The file picker's own words (Chromium's follow its UI language) are replaced by the catalogue's.
+    expect(await text("label.button[for=receipt-file]")).to.equal("选择文件");
+    expect(await text("#receipt-file-name")).to.equal("未选择文件");
     await page.click("#verify-button");
     await page.waitForSelector("#verdict", WAIT);
     expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass"]);

@@ -112,6 +112,7 @@ describe("console: the message catalogue (zh-CN and en)", function () {
     expect(toDateInput(local)).to.equal("2026/12/03 09:30");
     expect(fromDateInput("2026/12/03 09:30")).to.equal(local);
     expect(fromDateInput("2026/12/3")).to.equal(new Date(2026, 11, 3).toISOString());
+    expect(fromDateInput("2026/12/3", true)).to.equal(new Date(2026, 11, 3, 23, 59).toISOString());
     expect(fromDateInput("2026-12-03 09:30")).to.equal(local);
     for (const bad of ["12/03/2026", "2026/02/31", "2026/12/03 25:00", "tomorrow"]) expect(fromDateInput(bad), bad).to.equal(null);
     expect(fromDateInput("  ")).to.equal(undefined);

@@ -37,13 +37,15 @@ export function toDateInput(iso: string | undefined): string {
 
 /**
  * The input's text (local time) → RFC 3339 in UTC: undefined when empty,
- * null when it is not a date in the locale's format or ISO 8601.
+ * null when it is not a date in the locale's format or ISO 8601. A day without
+ * a time is its start, or with `endOfDay` its last minute (an "until" filter
+ * includes the day it names).
  */
-export function fromDateInput(text: string): string | undefined | null {
+export function fromDateInput(text: string, endOfDay = false): string | undefined | null {
   if (text.trim() === "") return undefined;
   const fields = matchLocale(text) ?? matchIso(text);
   if (!fields) return null;
-  const { year, month, day, hour = 0, minute = 0 } = fields;
+  const { year, month, day, hour = endOfDay ? 23 : 0, minute = endOfDay ? 59 : 0 } = fields;
   const date = new Date(year, month - 1, day, hour, minute);
   // Reject 2026/02/31 and 25:00 rather than rolling them over.
   if (date.getFullYear() !== year || date.getMonth() !== month - 1 || date.getDate() !== day || date.getHours() !== hour || date.getMinutes() !== minute) return null;

@@ -134,7 +134,7 @@ function filterForm(filters: Record<string, string | undefined>, registry: { div
   );
   /** The time typed in a date field as RFC 3339; null (and the field marked) when it is not a date. */
   const dateValue = (input: HTMLInputElement): string | undefined | null => {
-    const value = fromDateInput(input.value);
+    const value = fromDateInput(input.value, input === to);
     const error = form.querySelector(`#${input.id}-error`) as HTMLElement;
     error.textContent = value === null ? t("events.dateInvalid", { value: input.value.trim(), format: dateInputFormat() }) : "";
     if (value === null) input.setAttribute("aria-invalid", "true");

@@ -20,7 +20,9 @@ export const verifyPage: Page = {
   },
   async render({ main, params, signal }: PageContext) {
     const textarea = h("textarea", { id: "receipt-text", name: "receipt", rows: 11, spellcheck: "false", autocomplete: "off", "aria-describedby": "receipt-hint" });
-    const file = h("input", { type: "file", id: "receipt-file", accept: ".json,application/json" });
+    // The native picker's button and "no file" text follow the browser's UI language, not the page's: it is hidden behind a label worded by the catalogue.
+    const file = h("input", { type: "file", id: "receipt-file", class: "file-input", accept: ".json,application/json", "aria-describedby": "receipt-file-name" });
+    const fileName = h("span", { id: "receipt-file-name", class: "muted" }, t("verify.noFile"));
     const rpc = h("input", { type: "url", id: "rpc-url", name: "rpc", value: rememberedRpc, placeholder: "http://127.0.0.1:8545", autocomplete: "off", spellcheck: "false", "aria-describedby": "rpc-hint" });
     const source = h("div", { id: "receipt-source", "aria-live": "polite" });
     const outcome = h("div", { id: "verify-outcome", role: "status", "aria-live": "polite" });
@@ -37,7 +39,7 @@ export const verifyPage: Page = {
       "form",
       { id: "verify-form", class: "verify-form", novalidate: true },
       dropZone,
-      h("div", { class: "field" }, h("label", { for: "receipt-file" }, t("verify.fileLabel")), file),
+      h("div", { class: "field" }, h("label", { for: "receipt-file" }, t("verify.fileLabel")), h("div", { class: "file-picker" }, file, h("label", { for: "receipt-file", class: "button secondary" }, t("verify.chooseFile")), fileName)),
       h("div", { class: "field" }, h("label", { for: "rpc-url" }, t("verify.rpcLabel")), rpc, h("small", { id: "rpc-hint", class: "hint" }, t("verify.rpcHint"))),
       h("div", { class: "actions" }, verifyButton),
     );
@@ -56,6 +58,7 @@ export const verifyPage: Page = {
     textarea.addEventListener("input", reset);
     file.addEventListener("change", async () => {
       const chosen = file.files?.[0];
+      fileName.textContent = chosen?.name ?? t("verify.noFile");
       if (chosen) await loadFile(chosen);
     });
     const loadFile = async (chosen: File) => {
