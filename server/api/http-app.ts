@@ -163,6 +163,12 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     res.json(ledger.status(principalOf(req)));
   });
 
+  // The signed-in key's own record (no hash): any role may ask, so the console can show what the key covers.
+  v1.get("/whoami", (req, res) => {
+    const { id, name, role, jurisdiction, datasets, orgs: scopedOrgs, createdAt } = principalOf(req);
+    res.json({ key: { id, name, role, jurisdiction, datasets, orgs: scopedOrgs, createdAt } });
+  });
+
   v1.get("/keys", (req, res) => {
     requireRole(principalOf(req), "admin");
     res.json({ keys: keys.list() });

@@ -28,7 +28,7 @@ import {
   type TestGateway,
 } from "../support/gateway-harness";
 import { readRecord, withDb, writeRecord } from "../audit/support/ledger-fixture";
-import { launchChromium, recordProblems, screenshot, SCREENSHOT_DIR } from "./support/browser";
+import { launchChromium, newPageInLanguage, recordProblems, screenshot, SCREENSHOT_DIR } from "./support/browser";
 
 // The callbacks given to page.evaluate/$eval run in the browser. This Node project has no
 // DOM typings (they clash with Node's), so the few browser names those callbacks use are declared here.
@@ -125,7 +125,8 @@ describe("console: the web console in a real browser", function () {
     filesDir = makeTempDir("console-files-");
     writeFileSync(path.join(filesDir, "policy.json"), JSON.stringify(POLICY));
     writeFileSync(path.join(filesDir, "orgs.json"), JSON.stringify(REGISTRY));
-    [test, browser] = await Promise.all([startTestGateway({ env: gatewayEnv() }), launchChromium()]);
+    // In English: these assertions read the English console (console-zh.test.ts reads the Chinese one).
+    [test, browser] = await Promise.all([startTestGateway({ env: gatewayEnv() }), launchChromium("en-US")]);
     const submitted = await test.api("POST", "/v1/events", { key: test.keys.submitter.key, json: { events: SEEDS.map((s) => makeEvent(s)) } });
     expect(submitted.status, submitted.text).to.equal(201);
     expect(submitted.body.events.map((e: { index: number }) => e.index)).to.deep.equal(SEEDS.map((_, i) => i));
@@ -141,7 +142,7 @@ describe("console: the web console in a real browser", function () {
     const audit = await test.api("GET", "/v1/audit/latest", { key: test.keys.admin.key });
     auditMounted = !(audit.status === 404 && /^no route/.test(audit.body?.error?.message ?? ""));
 
-    page = await browser.newPage();
+    page = await newPageInLanguage(browser, ["en-US", "en"]);
     problems = recordProblems(page);
   });
 

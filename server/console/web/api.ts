@@ -2,6 +2,8 @@
  * The console's only way to the gateway: the JSON API with the signed-in key.
  * The key lives in sessionStorage (gone when the tab closes); a 401 signs out.
  */
+import { verbatim, type Child } from "./dom";
+import { t, tParts } from "./i18n/i18n";
 
 const KEY_ITEM = "ledger-console.api-key";
 
@@ -74,7 +76,7 @@ export async function call<T = any>(path: string, options: CallOptions = {}): Pr
     response = await fetch(url, { method: options.method ?? "GET", headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal, cache: "no-store" });
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    throw new ApiError(0, "NETWORK", `the gateway did not answer: ${(error as Error).message}`);
+    throw new ApiError(0, "NETWORK", t("failure.network", { message: (error as Error).message }));
   }
   const text = await response.text();
   let body: any;
@@ -89,20 +91,27 @@ export async function call<T = any>(path: string, options: CallOptions = {}): Pr
   throw error;
 }
 
-/** What to show when a call failed, worded for the page section that made it. */
-export function describeFailure(error: unknown, what: string): string {
+/**
+ * What to show when a call failed, worded for the page section that made it
+ * (`what`, already in the console's language); the gateway's own message is
+ * shown as it came.
+ */
+export function describeFailure(error: unknown, what: string): Child[] {
   if (error instanceof ApiError) {
-    if (error.status === 403) return `This key may not see ${what}.`;
-    if (error.noRoute) return `This gateway does not offer ${what}.`;
-    if (error.details?.length) return `Could not load ${what}: ${error.message} — ${error.details.map((d) => `${d.path || "(query)"}: ${d.message}`).join("; ")}`;
-    return `Could not load ${what}: ${error.message}`;
+    if (error.status === 403) return [t("failure.forbidden", { what })];
+    if (error.noRoute) return [t("failure.noRoute", { what })];
+    if (error.details?.length) {
+      const details = error.details.map((d) => `${d.path || t("failure.queryPath")}: ${d.message}`).join("; ");
+      return tParts("failure.loadDetails", { what, message: verbatim(error.message), details: verbatim(details) });
+    }
+    return tParts("failure.load", { what, message: verbatim(error.message) });
   }
-  return `Could not load ${what}: ${(error as Error)?.message ?? String(error)}`;
+  return tParts("failure.load", { what, message: verbatim((error as Error)?.message ?? String(error)) });
 }
 
 function withTimeout(outer: AbortSignal | undefined, ms: number): AbortSignal {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms / 1000} s`, "TimeoutError")), ms);
+  const timer = setTimeout(() => controller.abort(new DOMException(t("failure.timeout", { seconds: ms / 1000 }), "TimeoutError")), ms);
   outer?.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
   controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
   return controller.signal;

@@ -3,6 +3,7 @@
  * screen readers and for anyone who wants the figures).
  */
 import { h, s } from "./dom";
+import { formatDay, formatNumber, t } from "./i18n/i18n";
 
 export interface DayCount {
   day: string;
@@ -39,12 +40,12 @@ export function barChart(days: DayCount[], caption: string): HTMLElement {
   const ticks = [0, max / 2, max].filter((v, i, all) => Number.isInteger(v) && all.indexOf(v) === i);
   const svg = s(
     "svg",
-    { viewBox: `0 0 ${width} ${height}`, class: "bar-chart", role: "img", "aria-label": `${caption}: ${total.toLocaleString()} events in ${days.length} days; the table below lists each day.` },
+    { viewBox: `0 0 ${width} ${height}`, class: "bar-chart", role: "img", "aria-label": t("chart.label", { caption, total, days: days.length }) },
     ticks.map((v) => {
       const y = top + plotHeight - (v / max) * plotHeight;
       return [
         s("line", { x1: left, x2: width, y1: y, y2: y, class: "grid-line" }),
-        s("text", { x: left - 6, y: y + 4, class: "axis-label", "text-anchor": "end" }, String(v)),
+        s("text", { x: left - 6, y: y + 4, class: "axis-label", "text-anchor": "end" }, formatNumber(v)),
       ];
     }),
     days.map((d, i) => {
@@ -53,20 +54,20 @@ export function barChart(days: DayCount[], caption: string): HTMLElement {
       return s(
         "rect",
         { x, y: top + plotHeight - barHeight, width: Math.max(1, slot * 0.7), height: Math.max(d.count > 0 ? 1 : 0, barHeight), class: "bar" },
-        s("title", {}, `${d.day}: ${d.count}`),
+        s("title", {}, t("chart.bar", { day: formatDay(d.day), count: d.count })),
       );
     }),
     days.map((d, i) =>
       i % Math.ceil(days.length / 6) === 0 || i === days.length - 1
-        ? s("text", { x: left + i * slot + slot / 2, y: height - 6, class: "axis-label", "text-anchor": "middle" }, d.day.slice(5))
+        ? s("text", { x: left + i * slot + slot / 2, y: height - 6, class: "axis-label", "text-anchor": "middle" }, formatDay(d.day, true))
         : null,
     ),
   );
   const table = h(
     "details",
     { class: "chart-table" },
-    h("summary", {}, "Show the figures"),
-    h("table", {}, h("caption", {}, caption), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day"), h("th", { scope: "col" }, "Events"))), h("tbody", {}, days.filter((d) => d.count > 0).map((d) => h("tr", {}, h("td", {}, d.day), h("td", { class: "num" }, d.count))))),
+    h("summary", {}, t("chart.showFigures")),
+    h("table", {}, h("caption", {}, caption), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("chart.day")), h("th", { scope: "col" }, t("chart.events")))), h("tbody", {}, days.filter((d) => d.count > 0).map((d) => h("tr", {}, h("td", {}, formatDay(d.day)), h("td", { class: "num" }, formatNumber(d.count)))))),
   );
-  return h("figure", { class: "chart" }, svg, h("figcaption", {}, `${caption} — ${total.toLocaleString()} in total`), table);
+  return h("figure", { class: "chart" }, svg, h("figcaption", {}, t("chart.total", { caption, total })), table);
 }

@@ -56,8 +56,8 @@ export function facts(pairs: [string, Child][], className = "facts"): HTMLDListE
 /** A hash or address, shortened for display with the full value as its title and accessible name. */
 export function hash(value: string | undefined | null, keep = 10): Child {
   if (!value) return "—";
-  if (value.length <= keep * 2 + 3) return h("code", {}, value);
-  return h("code", { title: value, "aria-label": value, class: "hash" }, `${value.slice(0, keep)}…${value.slice(-6)}`);
+  if (value.length <= keep * 2 + 3) return h("code", { translate: "no" }, value);
+  return h("code", { title: value, "aria-label": value, class: "hash", translate: "no" }, `${value.slice(0, keep)}…${value.slice(-6)}`);
 }
 
 /** A notice in a page: info, error or success. */
@@ -65,21 +65,14 @@ export function notice(kind: "info" | "error" | "success" | "warning", ...childr
   return h("p", { class: `notice notice-${kind}`, ...(kind === "error" ? { role: "alert" } : {}) }, children);
 }
 
-export function formatTime(iso: string | undefined): string {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(undefined, { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
+/** Dates, durations and numbers are formatted for the console's locale (i18n/i18n.ts). */
+export { formatDuration, formatNumber, formatTime } from "./i18n/i18n";
 
-export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
-  if (ms < 1000) return ms < 0 ? "< 1 s" : `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-  return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
-}
-
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+/**
+ * Text from the gateway or its data (error messages, policy descriptions, names,
+ * ids) as it came, marked `translate="no"`: it is not the console's own wording,
+ * so it is not in the message catalogue, and the zh-CN test's English scan skips it.
+ */
+export function verbatim(text: string | number | undefined | null, tag: "span" | "code" = "span"): HTMLElement {
+  return h(tag, { translate: "no", class: "verbatim" }, text === undefined || text === null || text === "" ? "—" : String(text));
 }

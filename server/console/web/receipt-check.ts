@@ -10,6 +10,7 @@ import { hashLeaf } from "../../merkle";
 import { ReceiptError, type ReceiptErrorCode } from "../../receipts/receipt-error";
 import { verifyReceipt, verifyReceiptProof, type LedgerReader } from "../../receipts/verify-receipt";
 import type { Receipt } from "../../receipts/receipt";
+import { t, tKey } from "./i18n/i18n";
 
 export type StepId = "leaf" | "inclusion" | "chain";
 export type StepState = "pass" | "fail" | "skipped";
@@ -18,22 +19,27 @@ export interface Step {
   id: StepId;
   title: string;
   state: StepState;
+  /** What was found, in the console's language; for a failed step, the verifier's reason (English, with the values that differ). */
   detail: string;
+  /** A failed step only: what its failure code means, in the console's language. */
+  explanation?: string;
 }
 
 export interface ReceiptCheck {
   ok: boolean;
   steps: Step[];
   code?: ReceiptErrorCode;
+  /** The verifier's own words (English, with the values that differ). */
   reason?: string;
+  /** What the code means, in the console's language. */
+  explanation?: string;
   receipt?: Receipt;
 }
 
-export const STEP_TITLES: Record<StepId, string> = {
-  leaf: "Leaf hash",
-  inclusion: "Inclusion proof",
-  chain: "Root on chain",
-};
+/** A step's name in the console's language. */
+export function stepTitle(id: StepId): string {
+  return t(`step.${id}`);
+}
 
 /** Which step a failure belongs to. */
 const STEP_OF: Record<ReceiptErrorCode, StepId> = {
@@ -54,10 +60,14 @@ function result(failedAt: StepId | undefined, details: Partial<Record<StepId, st
   const failedIndex = failedAt === undefined ? ORDER.length : ORDER.indexOf(failedAt);
   const steps = ORDER.map((id, i): Step => {
     const state: StepState = i < failedIndex ? "pass" : i === failedIndex ? "fail" : "skipped";
-    const detail = state === "fail" ? failure!.reason : state === "skipped" ? "Not checked: an earlier step failed." : details[id] ?? "";
-    return { id, title: STEP_TITLES[id], state, detail };
+    const detail = state === "fail" ? failure!.reason : state === "skipped" ? t("step.skippedDetail") : details[id] ?? "";
+    return { id, title: stepTitle(id), state, detail, ...(state === "fail" ? { explanation: explain(failure!.code) } : {}) };
   });
-  return { ok: failedAt === undefined, steps, ...(failure ?? {}), receipt };
+  return { ok: failedAt === undefined, steps, ...(failure ? { ...failure, explanation: explain(failure.code) } : {}), receipt };
+}
+
+function explain(code: ReceiptErrorCode): string {
+  return tKey(`receiptError.${code}`);
 }
 
 function failure(error: unknown): { code: ReceiptErrorCode; reason: string } {
@@ -71,7 +81,7 @@ export async function checkReceipt(text: string, reader: LedgerReader | undefine
   try {
     input = JSON.parse(text);
   } catch (error) {
-    return result("leaf", {}, { code: "RECEIPT_MALFORMED", reason: `The receipt is not JSON: ${(error as Error).message}` });
+    return result("leaf", {}, { code: "RECEIPT_MALFORMED", reason: t("step.notJson", { message: (error as Error).message }) });
   }
   let proof: ReturnType<typeof verifyReceiptProof>;
   try {
@@ -86,18 +96,21 @@ export async function checkReceipt(text: string, reader: LedgerReader | undefine
   const { receipt, leafHash, rootHash } = proof;
   const details: Partial<Record<StepId, string>> = {
     leaf: leafDetail(leafHash),
-    inclusion:
-      `The ${receipt.inclusionProof.length}-hash proof for entry ${receipt.entry.index} of a ${receipt.checkpoint.treeSize}-leaf tree ` +
-      `leads to root ${rootHash}, the checkpoint's root.`,
+    inclusion: t("step.inclusionDetail", { length: receipt.inclusionProof.length, index: receipt.entry.index, treeSize: receipt.checkpoint.treeSize, rootHash }),
   };
   if (!reader) {
-    return result("chain", details, { code: "CHAIN_UNREACHABLE", reason: "No RPC endpoint was given, so the root could not be compared with the chain." }, receipt);
+    return result("chain", details, { code: "CHAIN_UNREACHABLE", reason: t("step.noRpc") }, receipt);
   }
   try {
     const verified = await verifyReceipt(input, reader);
-    details.chain =
-      `The contract ${receipt.log.contract} on chain ${verified.chainId} answers rootAt(log, ${receipt.checkpoint.treeSize}) = ${rootHash}, ` +
-      `the checkpoint's root (anchored in block ${receipt.checkpoint.blockNumber}, transaction ${receipt.checkpoint.txHash}).`;
+    details.chain = t("step.chainDetail", {
+      contract: receipt.log.contract,
+      chainId: String(verified.chainId),
+      treeSize: String(receipt.checkpoint.treeSize),
+      rootHash,
+      block: String(receipt.checkpoint.blockNumber),
+      tx: receipt.checkpoint.txHash,
+    });
     return result(undefined, details, undefined, receipt);
   } catch (error) {
     return result("chain", details, failure(error), receipt);
@@ -105,5 +118,5 @@ export async function checkReceipt(text: string, reader: LedgerReader | undefine
 }
 
 function leafDetail(leafHash: string): string {
-  return `SHA-256(0x00 ‖ RFC 8785 canonical envelope) = ${leafHash}, as the receipt says.`;
+  return t("step.leafDetail", { leafHash });
 }

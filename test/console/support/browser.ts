@@ -31,11 +31,15 @@ async function withTmpDir<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function launchChromium(): Promise<Browser> {
+/**
+ * `lang` is the browser's language (`--lang`, which also sets Accept-Language); the
+ * console picks its own language from it, so each console test says which it wants.
+ */
+export async function launchChromium(lang = "en-US"): Promise<Browser> {
   return withTmpDir(async () => {
     const puppeteer = (await import("puppeteer-core")).default;
     const chromium = (await importEsm("@sparticuz/chromium")).default;
-    const args: string[] = chromium.args;
+    const args: string[] = [...chromium.args, `--lang=${lang}`];
     const launch = async () => {
       const executablePath = process.env.CHROME_PATH || (await chromium.executablePath());
       return puppeteer.launch({ executablePath, args, headless: "shell", defaultViewport: LAPTOP_VIEWPORT, timeout: 60_000, protocolTimeout: 60_000 });
@@ -57,6 +61,21 @@ export async function launchChromium(): Promise<Browser> {
  * to load resource" line for an HTTP error answer is left out: the console asks
  * for things a key may not see (403) or that do not exist yet (404) on purpose.
  */
+/**
+ * A new tab whose navigator.language(s) say `languages` (the headless shell does not
+ * always take them from --lang), with nothing remembered from an earlier choice.
+ */
+export async function newPageInLanguage(browser: Browser, languages: string[]): Promise<Page> {
+  const page = await browser.newPage();
+  await page.evaluateOnNewDocument((list: string[]) => {
+    const nav = (globalThis as any).navigator;
+    Object.defineProperty(Object.getPrototypeOf(nav), "languages", { get: () => list, configurable: true });
+    Object.defineProperty(Object.getPrototypeOf(nav), "language", { get: () => list[0], configurable: true });
+  }, languages);
+  await page.setExtraHTTPHeaders({ "accept-language": languages.join(",") });
+  return page;
+}
+
 export function recordProblems(page: Page): string[] {
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(`page error: ${(error as Error).message ?? String(error)}`));

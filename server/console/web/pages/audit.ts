@@ -1,5 +1,6 @@
 import { ApiError, call, describeFailure } from "../api";
-import { facts, formatDuration, formatTime, h, notice, plural, replace } from "../dom";
+import { facts, formatDuration, formatNumber, formatTime, h, notice, replace, verbatim } from "../dom";
+import { t, tp, tParts } from "../i18n/i18n";
 import { pause, type Page, type PageContext } from "./page";
 
 /**
@@ -32,50 +33,48 @@ interface AuditJob {
 }
 
 export const auditPage: Page = {
-  title: "Audit",
+  get title() {
+    return t("audit.title");
+  },
   async render({ main, signal }: PageContext) {
-    const start = h("button", { type: "button", id: "start-audit" }, "Start a full audit");
+    const start = h("button", { type: "button", id: "start-audit" }, t("audit.start"));
     const progress = h("div", { id: "audit-progress", "aria-live": "polite" });
     const report = h("div", { id: "audit-report" });
     replace(
       main,
-      h("h1", { tabindex: "-1" }, "Audit"),
-      h(
-        "p",
-        { class: "lead" },
-        "A full audit re-reads every stored event, recomputes the Merkle tree from them, and compares it with the stored tree, every recorded checkpoint and the roots on chain. It reports the first place where they disagree.",
-      ),
+      h("h1", { tabindex: "-1" }, t("audit.title")),
+      h("p", { class: "lead" }, t("audit.lead")),
       h("div", { class: "actions" }, start),
       h(
         "div",
         { class: "cards" },
-        h("section", { "aria-labelledby": "audit-status-heading", class: "card" }, h("h2", { id: "audit-status-heading" }, "Progress"), progress),
-        h("section", { "aria-labelledby": "audit-report-heading", class: "card" }, h("h2", { id: "audit-report-heading" }, "Report"), report),
+        h("section", { "aria-labelledby": "audit-status-heading", class: "card" }, h("h2", { id: "audit-status-heading" }, t("audit.progress")), progress),
+        h("section", { "aria-labelledby": "audit-report-heading", class: "card" }, h("h2", { id: "audit-report-heading" }, t("audit.report")), report),
       ),
     );
 
     const show = (job: AuditJob | undefined) => {
       if (!job) {
-        replace(progress, notice("info", "No audit has been run yet."));
-        replace(report, notice("info", "Start an audit to see its report."));
+        replace(progress, notice("info", t("audit.none")));
+        replace(report, notice("info", t("audit.startToSee")));
         return;
       }
       const percent = job.total > 0 ? Math.min(100, Math.floor((job.processed / job.total) * 100)) : job.state === "running" ? 0 : 100;
       replace(
         progress,
-        h("p", { id: "audit-state", class: `state state-${job.state}` }, job.state === "running" ? "Running" : job.state === "done" ? "Finished" : "Failed"),
-        h("progress", { id: "audit-bar", max: 100, value: percent, "aria-label": "Audit progress", "aria-valuetext": `${percent}%` }),
-        h("p", {}, `${job.processed.toLocaleString()} of ${job.total.toLocaleString()} leaf positions checked (${percent}%)`, job.eventsPerSecond ? `, ${Math.round(job.eventsPerSecond).toLocaleString()} events/s` : "", "."),
+        h("p", { id: "audit-state", class: `state state-${job.state}` }, t(`audit.state.${job.state}`)),
+        h("progress", { id: "audit-bar", max: 100, value: percent, "aria-label": t("audit.progressLabel"), "aria-valuetext": t("audit.percent", { percent }) }),
+        h("p", {}, job.eventsPerSecond ? t("audit.checkedRate", { processed: job.processed, total: job.total, percent, rate: Math.round(job.eventsPerSecond) }) : t("audit.checked", { processed: job.processed, total: job.total, percent })),
         facts([
-          ["Job", h("code", {}, job.id)],
-          ["Started", formatTime(job.startedAt)],
-          ["Finished", formatTime(job.finishedAt)],
+          [t("audit.job"), h("code", { translate: "no" }, job.id)],
+          [t("audit.started"), formatTime(job.startedAt)],
+          [t("audit.finished"), formatTime(job.finishedAt)],
         ]),
       );
       if (job.state === "failed") {
-        replace(report, notice("error", `The audit could not run to the end: ${job.error ?? "unknown error"}`));
+        replace(report, notice("error", tParts("audit.couldNotRun", { message: job.error ? verbatim(job.error) : t("audit.unknownError") })));
       } else if (job.state === "running" || !job.report) {
-        replace(report, h("p", { class: "loading" }, "The report appears when the audit finishes."));
+        replace(report, h("p", { class: "loading" }, t("audit.reportLater")));
       } else {
         replace(report, reportView(job.report));
       }
@@ -103,7 +102,7 @@ export const auditPage: Page = {
         show(body.job);
         await follow(body.job.id);
       } catch (error) {
-        if (!signal.aborted) replace(progress, notice("error", describeFailure(error, "audits")));
+        if (!signal.aborted) replace(progress, notice("error", describeFailure(error, t("what.audits"))));
         start.disabled = false;
       }
     });
@@ -112,12 +111,12 @@ export const auditPage: Page = {
       const { body } = await call<{ job: AuditJob }>("/v1/audit/latest", { signal });
       show(body.job);
       // Followed in the background: the page is drawn, the progress keeps coming.
-      if (body.job.state === "running") follow(body.job.id).catch((error) => signal.aborted || replace(progress, notice("error", describeFailure(error, "the audit's progress"))));
+      if (body.job.state === "running") follow(body.job.id).catch((error) => signal.aborted || replace(progress, notice("error", describeFailure(error, t("what.auditProgress")))));
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && error.status === 404 && !error.noRoute) show(undefined);
       else {
-        replace(progress, notice("error", describeFailure(error, "audits")));
+        replace(progress, notice("error", describeFailure(error, t("what.audits"))));
         replace(report);
         if (error instanceof ApiError && (error.noRoute || error.status === 403)) start.disabled = true;
       }
@@ -131,29 +130,29 @@ function reportView(report: NonNullable<AuditJob["report"]>): HTMLElement {
     "div",
     {},
     report.ok
-      ? h("div", { class: "verdict verdict-pass", id: "audit-verdict" }, h("strong", {}, "✓ No divergence. "), `Every record, the tree, ${plural(report.checkpointsChecked, "checkpoint")} ${report.chainChecked ? "and the chain" : "(the chain was not compared)"} agree.`)
-      : h("div", { class: "verdict verdict-fail", id: "audit-verdict" }, h("strong", {}, `✗ ${plural(report.divergenceCount, "divergence")} found. `), "The first one is below."),
+      ? h("div", { class: "verdict verdict-pass", id: "audit-verdict" }, h("strong", {}, t("audit.pass")), tp(report.chainChecked ? "audit.passChain" : "audit.passNoChain", { count: report.checkpointsChecked }))
+      : h("div", { class: "verdict verdict-fail", id: "audit-verdict" }, h("strong", {}, tp("audit.fail", { count: report.divergenceCount })), t("audit.firstBelow")),
     facts([
-      ["Tree size audited", report.treeSize.toLocaleString()],
-      ["Events checked", report.eventsChecked.toLocaleString()],
-      ["Checkpoints checked", report.checkpointsChecked.toLocaleString()],
-      ["Compared with the chain", report.chainChecked ? "yes" : "no"],
-      ["Recomputed root", report.rootHash ? h("code", {}, report.rootHash) : "—"],
-      ["Duration", formatDuration(report.durationMs)],
+      [t("audit.treeSize"), formatNumber(report.treeSize)],
+      [t("audit.eventsChecked"), formatNumber(report.eventsChecked)],
+      [t("audit.checkpointsChecked"), formatNumber(report.checkpointsChecked)],
+      [t("audit.chainCompared"), report.chainChecked ? t("audit.yes") : t("audit.no")],
+      [t("audit.root"), report.rootHash ? h("code", { translate: "no" }, report.rootHash) : "—"],
+      [t("audit.duration"), formatDuration(report.durationMs)],
     ]),
     d
       ? h(
           "section",
           { class: "divergence", "aria-labelledby": "divergence-heading" },
-          h("h3", { id: "divergence-heading" }, "First divergence"),
+          h("h3", { id: "divergence-heading" }, t("audit.firstDivergence")),
           facts([
-            ["Kind", h("code", {}, d.kind)],
-            ...(d.index !== undefined ? ([["Event", h("a", { href: `#/verify?index=${d.index}` }, String(d.index))]] as [string, Node | string][]) : []),
-            ...(d.treeSize !== undefined ? ([["Checkpoint", `${d.treeSize} leaves`]] as [string, string][]) : []),
-            ...(d.leafRange ? ([["Leaves", `${d.leafRange.first}–${d.leafRange.last}`]] as [string, string][]) : []),
-            ["What", d.message],
-            ...(d.expected ? ([["Expected", h("code", {}, d.expected)]] as [string, Node][]) : []),
-            ...(d.actual ? ([["Found", h("code", {}, d.actual)]] as [string, Node][]) : []),
+            [t("audit.kind"), h("code", { translate: "no" }, d.kind)],
+            ...(d.index !== undefined ? ([[t("audit.event"), h("a", { href: `#/verify?index=${d.index}` }, String(d.index))]] as [string, Node | string][]) : []),
+            ...(d.treeSize !== undefined ? ([[t("audit.checkpoint"), tp("audit.leaves", { count: d.treeSize })]] as [string, string][]) : []),
+            ...(d.leafRange ? ([[t("audit.leafRange"), t("audit.leafRangeValue", { first: d.leafRange.first, last: d.leafRange.last })]] as [string, string][]) : []),
+            [t("audit.what"), h("span", { translate: "no" }, d.message)],
+            ...(d.expected ? ([[t("audit.expected"), h("code", { translate: "no" }, d.expected)]] as [string, Node][]) : []),
+            ...(d.actual ? ([[t("audit.found"), h("code", { translate: "no" }, d.actual)]] as [string, Node][]) : []),
           ]),
         )
       : null,

@@ -1,6 +1,7 @@
 import { call, describeFailure } from "../api";
 import { barChart, fillDays } from "../bar-chart";
-import { facts, formatDuration, formatTime, h, hash, notice, plural, replace } from "../dom";
+import { facts, formatDuration, formatNumber, formatTime, h, hash, notice, replace } from "../dom";
+import { formatDay, t, tEnum, tp } from "../i18n/i18n";
 import type { Page, PageContext } from "./page";
 
 /**
@@ -10,18 +11,20 @@ import type { Page, PageContext } from "./page";
  * still sees the rest.
  */
 export const overviewPage: Page = {
-  title: "Overview",
+  get title() {
+    return t("overview.title");
+  },
   async render({ main, signal }: PageContext) {
     const sections = {
-      log: section("log", "Log and anchoring"),
-      checkpoint: section("checkpoint", "Latest checkpoint"),
-      lag: section("lag", "Anchoring lag"),
-      chart: section("chart", "Events per day"),
-      alerts: section("alerts", "Alerts awaiting attention"),
+      log: section("log", t("overview.log")),
+      checkpoint: section("checkpoint", t("overview.checkpoint")),
+      lag: section("lag", t("overview.lag")),
+      chart: section("chart", t("overview.chart")),
+      alerts: section("alerts", t("overview.alerts")),
     };
     replace(
       main,
-      h("h1", { tabindex: "-1" }, "Ledger overview"),
+      h("h1", { tabindex: "-1" }, t("overview.heading")),
       h(
         "div",
         { class: "cards cards-3" },
@@ -32,78 +35,79 @@ export const overviewPage: Page = {
       ),
     );
     await Promise.all([
-      fill(sections.log.body, "the log status", signal, async () => {
+      fill(sections.log.body, t("what.logStatus"), signal, async () => {
         const { body } = await call("/v1/status", { signal });
         const a = body.anchoring ?? {};
         return facts([
-          ["Log id", hash(body.log?.logId)],
-          ["Chain", `${body.log?.chainId}`],
-          ["Contract", hash(body.log?.contract)],
-          ["RPC endpoint for verifiers", h("code", {}, body.log?.rpcUrl ?? "—")],
-          ["Anchoring", h("span", { class: `state state-${a.lastError ? "bad" : "ok"}` }, a.state ?? "—")],
-          ["Events recorded", (a.logSize ?? 0).toLocaleString()],
-          ["In the Merkle tree", (a.treeSize ?? 0).toLocaleString()],
-          ["Anchored on chain", (a.anchoredSize ?? 0).toLocaleString()],
-          ["Waiting for a checkpoint", (a.pendingEvents ?? 0).toLocaleString()],
-          ["Last anchored", formatTime(a.lastAnchoredAt)],
-          ...(a.lastError ? ([["Last error", h("span", { class: "bad" }, String(a.lastError))]] as [string, string | Node][]) : []),
+          [t("overview.logId"), hash(body.log?.logId)],
+          [t("overview.chain"), h("code", { translate: "no" }, `${body.log?.chainId}`)],
+          [t("overview.contract"), hash(body.log?.contract)],
+          [t("overview.rpc"), h("code", { translate: "no" }, body.log?.rpcUrl ?? "—")],
+          [t("overview.anchoring"), h("span", { class: `state state-${a.lastError ? "bad" : "ok"}`, "data-state": a.state ?? "" }, a.state ? tEnum("anchorState", a.state) : "—")],
+          [t("overview.recorded"), formatNumber(a.logSize ?? 0)],
+          [t("overview.inTree"), formatNumber(a.treeSize ?? 0)],
+          [t("overview.anchored"), formatNumber(a.anchoredSize ?? 0)],
+          [t("overview.pending"), formatNumber(a.pendingEvents ?? 0)],
+          [t("overview.lastAnchored"), formatTime(a.lastAnchoredAt)],
+          ...(a.lastError ? ([[t("overview.lastError"), h("span", { class: "bad", translate: "no" }, String(a.lastError))]] as [string, string | Node][]) : []),
         ]);
       }),
-      fill(sections.checkpoint.body, "checkpoints", signal, async () => {
+      fill(sections.checkpoint.body, t("what.checkpoints"), signal, async () => {
         const { body } = await call("/v1/checkpoints/latest", { signal }).catch((error) => {
           if (error?.status === 404 && !error.noRoute) return { body: undefined };
           throw error;
         });
-        if (!body) return notice("info", "No checkpoint has been anchored yet.");
+        if (!body) return notice("info", t("overview.noCheckpoint"));
         return facts([
-          ["Tree size", plural(body.treeSize, "event")],
-          ["Root hash", hash(body.rootHash)],
-          ["Transaction", hash(body.txHash)],
-          ["Block", String(body.blockNumber)],
-          ["Anchored at", formatTime(body.anchoredAt)],
+          [t("overview.treeSize"), tp("overview.eventCount", { count: body.treeSize })],
+          [t("overview.rootHash"), hash(body.rootHash)],
+          [t("overview.transaction"), hash(body.txHash)],
+          // The block number as it is (no digit grouping), to look it up in an explorer.
+          [t("overview.block"), h("code", { translate: "no" }, String(body.blockNumber))],
+          [t("overview.anchoredAt"), formatTime(body.anchoredAt)],
         ]);
       }),
-      fill(sections.lag.body, "the anchoring history", signal, async () => {
+      fill(sections.lag.body, t("what.anchoringHistory"), signal, async () => {
         const { body } = await call("/v1/stats/anchoring", { query: { limit: "8" }, signal });
         const checkpoints: any[] = body.checkpoints ?? [];
         return [
           facts([
-            ["Events waiting", (body.pendingEvents ?? 0).toLocaleString()],
-            ["Oldest waiting for", body.pendingEvents > 0 ? formatDuration(body.oldestPendingAgeMs) : "—"],
+            [t("overview.eventsWaiting"), formatNumber(body.pendingEvents ?? 0)],
+            [t("overview.oldestWaiting"), body.pendingEvents > 0 ? formatDuration(body.oldestPendingAgeMs) : "—"],
           ]),
           checkpoints.length === 0
-            ? notice("info", "No checkpoints yet.")
+            ? notice("info", t("overview.noCheckpoints"))
             : h(
                 "table",
                 { class: "compact" },
-                h("caption", {}, "Recent checkpoints"),
-                h("thead", {}, h("tr", {}, ["Tree size", "Events", "Block", "Transaction", "Lag"].map((t) => h("th", { scope: "col" }, t)))),
+                h("caption", {}, t("overview.recentCheckpoints")),
+                h("thead", {}, h("tr", {}, [t("overview.col.treeSize"), t("overview.col.events"), t("overview.col.block"), t("overview.col.transaction"), t("overview.col.lag")].map((label) => h("th", { scope: "col" }, label)))),
                 h(
                   "tbody",
                   {},
-                  checkpoints.map((c) => h("tr", {}, h("td", { class: "num" }, c.treeSize), h("td", { class: "num" }, c.events), h("td", { class: "num" }, c.blockNumber), h("td", {}, hash(c.txHash, 8)), h("td", { class: "num" }, formatDuration(c.lagMs)))),
+                  checkpoints.map((c) => h("tr", {}, h("td", { class: "num" }, formatNumber(c.treeSize)), h("td", { class: "num" }, formatNumber(c.events)), h("td", { class: "num" }, c.blockNumber), h("td", {}, hash(c.txHash, 8)), h("td", { class: "num" }, formatDuration(c.lagMs)))),
                 ),
               ),
         ];
       }),
-      fill(sections.chart.body, "statistics", signal, async () => {
+      fill(sections.chart.body, t("what.statistics"), signal, async () => {
         const { body } = await call("/v1/stats", { signal });
         const types = Object.entries(body.byType as Record<string, number>).sort((a, b) => b[1] - a[1]);
         const levels = Object.entries(body.byLevel as Record<string, number>).filter(([, n]) => n > 0);
         return [
-          barChart(fillDays(body.from, body.to, body.byDay), `Events per day, ${body.from} to ${body.to}`),
+          barChart(fillDays(body.from, body.to, body.byDay), t("overview.chartCaption", { from: formatDay(body.from), to: formatDay(body.to) })),
           h(
             "div",
             { class: "split" },
-            h("div", {}, h("h3", {}, "By type"), types.length ? facts(types.map(([t, n]) => [t, n.toLocaleString()]), "facts inline") : notice("info", "No events.")),
-            h("div", {}, h("h3", {}, "By administrative level"), levels.length ? facts(levels.map(([t, n]) => [t, n.toLocaleString()]), "facts inline") : notice("info", "No events.")),
+            h("div", {}, h("h3", {}, t("overview.byType")), types.length ? facts(types.map(([type, n]) => [tEnum("eventType", type), formatNumber(n)]), "facts inline") : notice("info", t("overview.noEvents"))),
+            h("div", {}, h("h3", {}, t("overview.byLevel")), levels.length ? facts(levels.map(([level, n]) => [tEnum("level", level), formatNumber(n)]), "facts inline") : notice("info", t("overview.noEvents"))),
           ),
         ];
       }),
-      fill(sections.alerts.body, "alerts", signal, async () => {
+      fill(sections.alerts.body, t("what.alerts"), signal, async () => {
         const { body } = await call("/v1/alerts", { query: { acknowledged: "false", limit: "5" }, signal });
         const alerts: any[] = body.alerts ?? [];
-        if (alerts.length === 0) return notice("success", "No alerts await attention.");
+        if (alerts.length === 0) return notice("success", t("overview.noAlerts"));
         return [
           h(
             "ul",
@@ -112,12 +116,12 @@ export const overviewPage: Page = {
               h(
                 "li",
                 {},
-                h("p", { class: "alert-head" }, h("span", { class: `badge severity-${a.severity}` }, a.severity), " ", h("strong", {}, a.ruleId ?? a.kind), a.eventIndex !== undefined ? [" · ", h("a", { href: `#/verify?index=${a.eventIndex}`, "aria-label": `Open the receipt of event ${a.eventIndex}` }, `event ${a.eventIndex}`)] : null),
-                h("p", { class: "alert-message", title: a.message }, a.message),
+                h("p", { class: "alert-head" }, h("span", { class: `badge severity-${a.severity}` }, tEnum("severity", a.severity)), " ", a.ruleId ? h("strong", { translate: "no" }, a.ruleId) : h("strong", {}, tEnum("alertKind", a.kind)), a.eventIndex !== undefined ? [" · ", h("a", { href: `#/verify?index=${a.eventIndex}`, "aria-label": t("receiptLink.label", { index: a.eventIndex }) }, t("overview.eventLink", { index: a.eventIndex }))] : null),
+                h("p", { class: "alert-message", title: a.message, translate: "no" }, a.message),
               ),
             ),
           ),
-          h("p", {}, h("a", { href: "#/alerts?acknowledged=false" }, body.next ? "More alerts awaiting attention →" : "All alerts →")),
+          h("p", {}, h("a", { href: "#/alerts?acknowledged=false" }, body.next ? t("overview.moreAlerts") : t("overview.allAlerts"))),
         ];
       }),
     ]);
@@ -125,7 +129,7 @@ export const overviewPage: Page = {
 };
 
 function section(id: string, title: string): { element: HTMLElement; body: HTMLElement } {
-  const body = h("div", { class: "card-body", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading…"));
+  const body = h("div", { class: "card-body", "aria-busy": "true" }, h("p", { class: "loading" }, t("app.loading")));
   const element = h("section", { class: "card", "aria-labelledby": `overview-${id}` }, h("h2", { id: `overview-${id}` }, title), body);
   element.dataset.section = id;
   return { element, body };

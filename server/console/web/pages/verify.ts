@@ -1,7 +1,8 @@
 import { call, describeFailure } from "../api";
-import { h, notice, replace } from "../dom";
+import { h, notice, replace, verbatim } from "../dom";
+import { t, tParts } from "../i18n/i18n";
 import { jsonRpcReader } from "../json-rpc-reader";
-import { checkReceipt, STEP_TITLES, type ReceiptCheck, type StepId } from "../receipt-check";
+import { checkReceipt, stepTitle, type ReceiptCheck, type StepId } from "../receipt-check";
 import type { Page, PageContext } from "./page";
 
 /**
@@ -14,59 +15,60 @@ import type { Page, PageContext } from "./page";
 let rememberedRpc = "";
 
 export const verifyPage: Page = {
-  title: "Verify a receipt",
+  get title() {
+    return t("verify.title");
+  },
   async render({ main, params, signal }: PageContext) {
     const textarea = h("textarea", { id: "receipt-text", name: "receipt", rows: 11, spellcheck: "false", autocomplete: "off", "aria-describedby": "receipt-hint" });
-    const file = h("input", { type: "file", id: "receipt-file", accept: ".json,application/json" });
+    // The native picker's button and "no file" text follow the browser's UI language, not the page's: it is hidden behind a label worded by the catalogue.
+    const file = h("input", { type: "file", id: "receipt-file", class: "file-input", accept: ".json,application/json", "aria-describedby": "receipt-file-name" });
+    const fileName = h("span", { id: "receipt-file-name", class: "muted" }, t("verify.noFile"));
     const rpc = h("input", { type: "url", id: "rpc-url", name: "rpc", value: rememberedRpc, placeholder: "http://127.0.0.1:8545", autocomplete: "off", spellcheck: "false", "aria-describedby": "rpc-hint" });
     const source = h("div", { id: "receipt-source", "aria-live": "polite" });
     const outcome = h("div", { id: "verify-outcome", role: "status", "aria-live": "polite" });
-    const steps = h("ol", { id: "verify-steps", class: "steps" }, (["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", "Not checked yet.")));
-    const verifyButton = h("button", { type: "submit", id: "verify-button" }, "Verify");
+    const steps = h("ol", { id: "verify-steps", class: "steps" }, (["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", t("verify.notChecked"))));
+    const verifyButton = h("button", { type: "submit", id: "verify-button" }, t("verify.button"));
     const dropZone = h(
       "div",
       { class: "drop-zone", id: "drop-zone" },
-      h("label", { for: "receipt-text" }, "Receipt (JSON)"),
+      h("label", { for: "receipt-text" }, t("verify.receiptLabel")),
       textarea,
-      h("small", { id: "receipt-hint", class: "hint" }, "Paste a receipt, drop a receipt file here, or choose one below."),
+      h("small", { id: "receipt-hint", class: "hint" }, t("verify.receiptHint")),
     );
     const form = h(
       "form",
       { id: "verify-form", class: "verify-form", novalidate: true },
       dropZone,
-      h("div", { class: "field" }, h("label", { for: "receipt-file" }, "Receipt file"), file),
-      h("div", { class: "field" }, h("label", { for: "rpc-url" }, "RPC endpoint of the chain"), rpc, h("small", { id: "rpc-hint", class: "hint" }, "The root is asked of the contract through this JSON-RPC endpoint; use your own node to trust no one but the chain.")),
+      h("div", { class: "field" }, h("label", { for: "receipt-file" }, t("verify.fileLabel")), h("div", { class: "file-picker" }, file, h("label", { for: "receipt-file", class: "button secondary" }, t("verify.chooseFile")), fileName)),
+      h("div", { class: "field" }, h("label", { for: "rpc-url" }, t("verify.rpcLabel")), rpc, h("small", { id: "rpc-hint", class: "hint" }, t("verify.rpcHint"))),
       h("div", { class: "actions" }, verifyButton),
     );
     replace(
       main,
-      h("h1", { tabindex: "-1" }, "Verify a receipt"),
-      h(
-        "p",
-        { class: "lead" },
-        "The receipt is checked in this browser with the ledger's own RFC 9162 code: the envelope's leaf hash, the inclusion proof up to the checkpoint's root, and that root on chain. The gateway's own opinion is not used.",
-      ),
+      h("h1", { tabindex: "-1" }, t("verify.title")),
+      h("p", { class: "lead" }, t("verify.lead")),
       source,
-      h("div", { class: "verify-layout" }, h("section", { "aria-label": "Receipt" }, form), h("section", { "aria-labelledby": "steps-heading", class: "verify-results" }, h("h2", { id: "steps-heading" }, "Checks"), steps, outcome)),
+      h("div", { class: "verify-layout" }, h("section", { "aria-label": t("verify.receiptSection") }, form), h("section", { "aria-labelledby": "steps-heading", class: "verify-results" }, h("h2", { id: "steps-heading" }, t("verify.checks")), steps, outcome)),
     );
 
     const reset = () => {
       replace(outcome);
-      steps.replaceChildren(...(["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", "Not checked yet.")));
+      steps.replaceChildren(...(["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", t("verify.notChecked"))));
     };
     textarea.addEventListener("input", reset);
     file.addEventListener("change", async () => {
       const chosen = file.files?.[0];
+      fileName.textContent = chosen?.name ?? t("verify.noFile");
       if (chosen) await loadFile(chosen);
     });
     const loadFile = async (chosen: File) => {
       if (chosen.size > 2_000_000) {
-        replace(source, notice("error", `${chosen.name} is ${chosen.size.toLocaleString()} bytes; a receipt is a few kilobytes.`));
+        replace(source, notice("error", tParts("verify.tooLarge", { name: verbatim(chosen.name), size: chosen.size })));
         return;
       }
       textarea.value = await chosen.text();
       reset();
-      replace(source, notice("info", `Loaded ${chosen.name}.`));
+      replace(source, notice("info", tParts("verify.loadedFile", { name: verbatim(chosen.name) })));
     };
     for (const type of ["dragenter", "dragover"]) {
       dropZone.addEventListener(type, (event) => {
@@ -86,14 +88,14 @@ export const verifyPage: Page = {
       event.preventDefault();
       rememberedRpc = rpc.value.trim();
       verifyButton.disabled = true;
-      replace(outcome, h("p", { class: "loading" }, "Verifying…"));
+      replace(outcome, h("p", { class: "loading" }, t("verify.verifying")));
       steps.setAttribute("aria-busy", "true");
       try {
         const result = await checkReceipt(textarea.value, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
         if (signal.aborted) return;
         show(result);
       } catch (error) {
-        replace(outcome, notice("error", `The check itself failed: ${(error as Error).message}`));
+        replace(outcome, notice("error", tParts("verify.checkFailed", { message: verbatim((error as Error).message) })));
       } finally {
         verifyButton.disabled = false;
         steps.removeAttribute("aria-busy");
@@ -101,7 +103,7 @@ export const verifyPage: Page = {
     });
 
     const show = (result: ReceiptCheck) => {
-      steps.replaceChildren(...result.steps.map((step) => stepItem(step.id, step.state, step.detail)));
+      steps.replaceChildren(...result.steps.map((step) => stepItem(step.id, step.state, step.detail, step.explanation)));
       const receipt = result.receipt;
       replace(
         outcome,
@@ -109,10 +111,10 @@ export const verifyPage: Page = {
           ? h(
               "div",
               { class: "verdict verdict-pass", id: "verdict" },
-              h("strong", {}, "✓ Valid receipt. "),
-              `Event ${receipt!.entry.index} of log ${receipt!.log.id.slice(0, 10)}… is in the ${receipt!.checkpoint.treeSize}-leaf checkpoint anchored on chain ${receipt!.log.chainId}, and has not been altered.`,
+              h("strong", {}, t("verify.valid")),
+              t("verify.validText", { index: receipt!.entry.index, log: receipt!.log.id.slice(0, 10), treeSize: receipt!.checkpoint.treeSize, chainId: String(receipt!.log.chainId) }),
             )
-          : h("div", { class: "verdict verdict-fail", id: "verdict" }, h("strong", {}, "✗ Not valid. "), h("span", { class: "reason" }, result.reason ?? ""), " ", h("code", { class: "code" }, result.code ?? "")),
+          : h("div", { class: "verdict verdict-fail", id: "verdict" }, h("strong", {}, t("verify.invalid")), h("span", { class: "explanation" }, result.explanation ?? ""), " ", h("span", { class: "reason", translate: "no" }, result.reason ?? ""), " ", h("code", { class: "code", translate: "no" }, result.code ?? "")),
       );
     };
 
@@ -129,14 +131,14 @@ export const verifyPage: Page = {
     if (index !== null && /^\d+$/.test(index)) await loadReceipt(Number(index));
 
     async function loadReceipt(i: number): Promise<void> {
-      replace(source, h("p", { class: "loading" }, `Fetching the receipt of event ${i}…`));
+      replace(source, h("p", { class: "loading" }, t("verify.fetching", { index: i })));
       try {
         const answer = await call(`/v1/receipts/${i}`, { signal });
         if (signal.aborted) return;
         if (answer.status === 202) {
           replace(
             source,
-            notice("warning", `Event ${i} is recorded but not anchored yet (tree of ${answer.body.treeSize}, ${answer.body.anchoredSize} anchored); its receipt follows the next checkpoint.`, " ", h("button", { type: "button", class: "secondary", onclick: () => loadReceipt(i) }, "Try again")),
+            notice("warning", t("verify.pending", { index: i, treeSize: answer.body.treeSize, anchoredSize: answer.body.anchoredSize }), " ", h("button", { type: "button", class: "secondary", onclick: () => loadReceipt(i) }, t("verify.tryAgain"))),
           );
           return;
         }
@@ -144,22 +146,23 @@ export const verifyPage: Page = {
         reset();
         const url = URL.createObjectURL(new Blob([textarea.value + "\n"], { type: "application/json" }));
         signal.addEventListener("abort", () => URL.revokeObjectURL(url), { once: true });
-        replace(source, notice("info", `Loaded the receipt of event ${i} from the gateway. `, h("a", { href: url, download: `receipt-${i}.json`, id: "download-receipt" }, "Save it as a file"), " to verify later without the gateway."));
+        replace(source, notice("info", tParts("verify.loaded", { index: i, save: h("a", { href: url, download: `receipt-${i}.json`, id: "download-receipt" }, t("verify.save")) })));
       } catch (error) {
-        if (!signal.aborted) replace(source, notice("error", describeFailure(error, `the receipt of event ${i}`)));
+        if (!signal.aborted) replace(source, notice("error", describeFailure(error, t("what.receipt", { index: i }))));
       }
     }
   },
 };
 
-function stepItem(id: StepId, state: "pass" | "fail" | "skipped" | "idle", detail: string): HTMLLIElement {
-  const label = { pass: "Passed", fail: "Failed", skipped: "Not run", idle: "Waiting" }[state];
+/** A failed step shows what its failure means (`explanation`) and then the verifier's own words. */
+function stepItem(id: StepId, state: "pass" | "fail" | "skipped" | "idle", detail: string, explanation?: string): HTMLLIElement {
+  const label = t(`stepState.${state}`);
   const icon = { pass: "✓", fail: "✗", skipped: "–", idle: "…" }[state];
   const item = h(
     "li",
     { class: `step step-${state}`, id: `step-${id}` },
     h("span", { class: "step-icon", "aria-hidden": "true" }, icon),
-    h("div", {}, h("p", { class: "step-title" }, h("strong", {}, STEP_TITLES[id]), " — ", h("span", { class: "step-state" }, label)), h("p", { class: "step-detail" }, detail)),
+    h("div", {}, h("p", { class: "step-title" }, h("strong", {}, stepTitle(id)), " — ", h("span", { class: "step-state" }, label)), explanation ? h("p", { class: "step-explanation" }, explanation) : null, h("p", { class: "step-detail", ...(explanation ? { translate: "no" } : {}) }, detail)),
   );
   item.dataset.state = state;
   return item;
