@@ -13,7 +13,7 @@ import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
 import { rateLimitPerKey, tokenBuckets } from "./rate-limit";
-import { keepBodyBytesWhen, requireTextJson } from "./json-input";
+import { keepBodyBytesWhen, refuseInvalidUtf8, requireTextJson } from "./json-input";
 import { requireJsonBody } from "./json-content-type";
 import { requestLog } from "./request-log";
 import { submitEvents } from "./submit-events";
@@ -49,7 +49,7 @@ export interface HttpAppParameters {
 export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
-  const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true });
+  const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
   // The ingest path's: the same, but a large batch is kept as bytes for the preparation pool (LedgerService.submitBatchBody).
   const parseOrKeepJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: keepBodyBytesWhen((n) => ledger.takesBatchBody?.(n) ?? false) });
   const buckets = tokenBuckets(rateLimit);
