@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { canonicalJson, pseudonymise } from "../domain/envelope";
 import { eventSchema, type StoredEvent } from "../domain/event-schema";
+import { repeatedRequestIds } from "../domain/repeated-request-ids";
 import { findNonText, mayBreakTextRules } from "../api/json-input";
 import { batchEventsOf } from "../api/submit-events";
 
@@ -10,7 +11,7 @@ import { batchEventsOf } from "../api/submit-events";
  * validated, pseudonymised and serialised as RFC 8785 JSON.
  *
  * Only the happy path: for anything else — not UTF-8, not JSON, not Unicode text (findNonText),
- * not `{ "events": [...] }`, an invalid event — it answers undefined, and the caller takes the ordinary path, which
+ * not `{ "events": [...] }`, an invalid event, a requestId naming two events — it answers undefined, and the caller takes the ordinary path, which
  * reports the problem exactly as it always has. So this function never decides what a
  * client is told; it only saves the main thread work whose outcome it cannot change.
  */
@@ -57,6 +58,8 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
     jsons[i] = canonicalJson(stored[i]);
     bytes += Buffer.byteLength(jsons[i]!, "utf8");
   }
+  // Two events under one requestId: the ordinary path refuses the batch, naming both.
+  if (repeatedRequestIds(stored.map((e) => e.requestId), (first, again) => jsons[first] === jsons[again]).length > 0) return undefined;
   // One buffer of its own (not Buffer's shared pool), so that it can be transferred.
   const utf8 = Buffer.allocUnsafeSlow(bytes);
   const prepared: PreparedEvent[] = new Array(events.length);
