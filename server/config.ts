@@ -40,6 +40,7 @@ const envSchema = z
     POLICY_FILE: z.string().min(1).optional(),
     POLICY_POLL_MS: positiveInt.default(1000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    CONSOLE_SOURCE_MAPS: z.enum(["true", "false"]).default("false"),
   })
   .superRefine((env, ctx) => {
     if (env.RPC_URL) {
@@ -87,6 +88,8 @@ export interface Config {
   policyFile?: string;
   policyPollMs: number;
   logLevel: string;
+  /** Serve the console's source map (the whole browser source): for development only. */
+  consoleSourceMaps: boolean;
 }
 
 export class ConfigError extends Error {
@@ -135,5 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),
     policyPollMs: e.POLICY_POLL_MS,
     logLevel: e.LOG_LEVEL,
+    consoleSourceMaps: e.CONSOLE_SOURCE_MAPS === "true",
   };
 }

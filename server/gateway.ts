@@ -146,7 +146,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       preparation,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting, consoleSourceMaps: config.consoleSourceMaps });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;

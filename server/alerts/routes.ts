@@ -5,7 +5,7 @@ import { principalOf } from "../api/authenticate";
 import { parseIndex, parseLimit } from "../api/params";
 import { ALERT_KINDS, type AlertKind, type AlertQuery, type AlertStore } from "./alert-store";
 import { redactPolicy, SEVERITIES, type Severity } from "./policy";
-import type { PolicySource } from "./policy-source";
+import type { PolicySource, PolicyStatus } from "./policy-source";
 
 /**
  * Alert routes, to mount under /v1 behind `authenticate`:
@@ -13,7 +13,7 @@ import type { PolicySource } from "./policy-source";
  *   → `{ alerts, next }`, newest first, only alerts the key may see; `next` is the
  *   cursor for the following page (null at the end).
  * - `POST /alerts/:id/ack` → the acknowledged alert (admin, regulator, auditor).
- * - `GET /policy` → `{ policy, status }`, webhook secrets redacted (admin, auditor, regulator).
+ * - `GET /policy` → `{ policy, status }`, webhook secrets redacted, the file's path left out (admin, auditor, regulator).
  */
 
 export interface AlertRoutesParameters {
@@ -41,10 +41,18 @@ export function createAlertRoutes({ alerts, policy }: AlertRoutesParameters): ex
 
   router.get("/policy", (req, res) => {
     requireRole(principalOf(req), "admin", "auditor", "regulator");
-    res.json({ policy: redactPolicy(policy.current()), status: policy.status() });
+    res.json({ policy: redactPolicy(policy.current()), status: withoutFilePath(policy.status()) });
   });
 
   return router;
+}
+
+/** The status without the policy file's path: where the server keeps its files is no reader's business. */
+function withoutFilePath({ file, ...status }: PolicyStatus): Omit<PolicyStatus, "file"> {
+  if (file === undefined || !status.error) return status;
+  // A refused reload's message names the file ("policy file /etc/…/policy.json: …"): the name goes, the reason stays.
+  const message = status.error.message.split(` ${file}`).join("").split(file).join("the policy file");
+  return { ...status, error: { ...status.error, message } };
 }
 
 function parseAlertQuery(req: Request): AlertQuery {

@@ -44,9 +44,11 @@ export interface HttpAppParameters {
   bodyLimitBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
   isReady: () => boolean;
+  /** Serve the console's source map (CONSOLE_SOURCE_MAPS; development only). */
+  consoleSourceMaps?: boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): RequestListener {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
@@ -65,7 +67,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
-  app.use("/console", createConsoleRouter());
+  app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
 
   const v1 = express.Router();
   v1.use(authenticate(keys));
