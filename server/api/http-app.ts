@@ -21,6 +21,7 @@ import { INGEST_PATH, ingestRoute } from "./ingest-route";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
 import { createConsoleRouter } from "../console";
+import type { Readiness } from "../health/readiness";
 
 /**
  * The HTTP API: thin routes that parse, call the ledger service, answer. All
@@ -43,12 +44,15 @@ export interface HttpAppParameters {
   logger: Logger;
   bodyLimitBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
+  /** Liveness: false once the gateway is stopping (GET /healthz). */
   isReady: () => boolean;
+  /** Readiness (GET /readyz); without it, only whether the gateway is stopping. */
+  readiness?: () => Promise<Readiness>;
   /** Serve the console's source map (CONSOLE_SOURCE_MAPS; development only). */
   consoleSourceMaps?: boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
@@ -65,6 +69,12 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   app.get("/healthz", (_req, res) => {
     const ready = isReady();
     res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
+  });
+  // Public, like /healthz: whether to send this gateway traffic, and if not, why (server/health/readiness.ts).
+  app.get("/readyz", async (_req, res) => {
+    const answer: Readiness = readiness ? await readiness() : isReady() ? { ready: true } : { ready: false, reasons: [{ code: "CLOSING", message: "the gateway is shutting down" }] };
+    res.setHeader("Cache-Control", "no-store");
+    res.status(answer.ready ? 200 : 503).json(answer);
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
   app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
