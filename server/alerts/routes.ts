@@ -5,7 +5,7 @@ import { principalOf } from "../api/authenticate";
 import { parseIndex, parseLimit } from "../api/params";
 import { ALERT_KINDS, type AlertKind, type AlertQuery, type AlertStore } from "./alert-store";
 import { redactPolicy, SEVERITIES, type Severity } from "./policy";
-import type { PolicySource, PolicyStatus } from "./policy-source";
+import { withoutPolicyPath, type PolicySource, type PolicyStatus } from "./policy-source";
 
 /**
  * Alert routes, to mount under /v1 behind `authenticate`:
@@ -13,7 +13,7 @@ import type { PolicySource, PolicyStatus } from "./policy-source";
  *   → `{ alerts, next }`, newest first, only alerts the key may see; `next` is the
  *   cursor for the following page (null at the end).
  * - `POST /alerts/:id/ack` → the acknowledged alert (admin, regulator, auditor).
- * - `GET /policy` → `{ policy, status }`, webhook secrets redacted, the file's path left out (admin, auditor, regulator).
+ * - `GET /policy` → `{ policy, status }`, webhook secrets redacted, the file's path shown to admins only (admin, auditor, regulator).
  */
 
 export interface AlertRoutesParameters {
@@ -40,19 +40,20 @@ export function createAlertRoutes({ alerts, policy }: AlertRoutesParameters): ex
   });
 
   router.get("/policy", (req, res) => {
-    requireRole(principalOf(req), "admin", "auditor", "regulator");
-    res.json({ policy: redactPolicy(policy.current()), status: withoutFilePath(policy.status()) });
+    const principal = principalOf(req);
+    requireRole(principal, "admin", "auditor", "regulator");
+    // The operator (admin) configured the path; auditors and regulators have no use for a map of the server.
+    const status = principal.role === "admin" ? policy.status() : withoutFilePath(policy.status());
+    res.json({ policy: redactPolicy(policy.current()), status });
   });
 
   return router;
 }
 
-/** The status without the policy file's path: where the server keeps its files is no reader's business. */
+/** The status without the policy file's path (withoutPolicyPath). */
 function withoutFilePath({ file, ...status }: PolicyStatus): Omit<PolicyStatus, "file"> {
-  if (file === undefined || !status.error) return status;
-  // A refused reload's message names the file ("policy file /etc/…/policy.json: …"): the name goes, the reason stays.
-  const message = status.error.message.split(` ${file}`).join("").split(file).join("the policy file");
-  return { ...status, error: { ...status.error, message } };
+  if (!status.error) return status;
+  return { ...status, error: { ...status.error, message: withoutPolicyPath(status.error.message, file) } };
 }
 
 function parseAlertQuery(req: Request): AlertQuery {

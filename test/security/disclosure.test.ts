@@ -5,7 +5,8 @@
  *   (CONSOLE_SOURCE_MAPS=true); without it there is no map, and the script names none.
  *   With it, the map names files relative to the project.
  * - `GET /v1/policy` showed regulators the policy file's path on the server; it is
- *   left out, also from the message of a refused reload.
+ *   left out for all but admins (who configured it), also from the message of a
+ *   refused reload, and from its `policy` alert for everyone.
  */
 import { expect } from "chai";
 import { copyFileSync, writeFileSync } from "node:fs";
@@ -57,12 +58,16 @@ describe("security: what the gateway shows without need", function () {
     for (const p of [...machinePaths(), development!.dataDir]) expect(map.text, `the map names ${p}`).to.not.include(p);
   });
 
-  it("leaves the policy file's path out of GET /v1/policy, a refused reload's message included", async () => {
-    const shown = await plain!.api("GET", "/v1/policy", { key: plain!.keys.regulator.key });
-    expect(shown.status).to.equal(200);
-    expect(shown.body.status.rules).to.be.above(0);
-    expect(shown.body.status).to.not.have.property("file");
-    expect(shown.text).to.not.include(policyDir);
+  it("leaves the policy file's path out of GET /v1/policy for auditors and regulators, a refused reload's message included", async () => {
+    for (const key of [plain!.keys.regulator.key, plain!.keys.auditor.key]) {
+      const shown = await plain!.api("GET", "/v1/policy", { key });
+      expect(shown.status).to.equal(200);
+      expect(shown.body.status.rules).to.be.above(0);
+      expect(shown.body.status).to.not.have.property("file");
+      expect(shown.text).to.not.include(policyDir);
+    }
+    // The operator who configured it still sees it.
+    expect((await plain!.api("GET", "/v1/policy", { key: plain!.keys.admin.key })).body.status.file).to.equal(policyFile);
 
     writeFileSync(policyFile, '{ "version": 1, "negativeList": [{ "id": "bad id!" }] }');
     const refused = await waitFor("the refused reload", async () => {
@@ -71,5 +76,12 @@ describe("security: what the gateway shows without need", function () {
     }, 15_000);
     expect(refused.body.status.error.message).to.match(/^policy file: /);
     expect(refused.text).to.not.include(policyDir);
+    // Nor in the `policy` alert the refusal raised, which regulators read too.
+    const alerts = await waitFor("the policy alert", async () => {
+      const r = await plain!.api("GET", "/v1/alerts?kind=policy", { key: plain!.keys.regulator.key });
+      return r.body.alerts?.length > 0 ? r : undefined;
+    }, 15_000);
+    expect(alerts.body.alerts[0].message).to.include("negativeList[0]");
+    expect(alerts.text).to.not.include(policyDir);
   });
 });
