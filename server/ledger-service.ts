@@ -167,6 +167,7 @@ export class LedgerService {
 
   /** A batch naming two different events by one requestId: 400 naming both positions (not the log's 409, which would name an index never stored). */
   private refuseRepeatedRequestIds(events: ProvenanceEvent[], pathPrefix: (i: number) => string): void {
+    if (events.length < 2) return; // a single event: nothing to compare, nothing to allocate
     const repeated = repeatedRequestIds(events.map((e) => e.requestId), (first, again) => canonicalJson(events[first]) === canonicalJson(events[again]));
     if (repeated.length === 0) return;
     const [{ requestId, first, again }] = repeated as [RepeatedRequestId];
