@@ -42,6 +42,7 @@ const envSchema = z
     METRICS_TOKEN: z.string().min(16, "at least 16 characters").optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    CONSOLE_SOURCE_MAPS: z.enum(["true", "false"]).default("false"),
   })
   .superRefine((env, ctx) => {
     if (env.RPC_URL) {
@@ -93,6 +94,8 @@ export interface Config {
   metricsToken?: string;
   /** A port of its own for GET /metrics (no token), on the same host. */
   metricsPort?: number;
+  /** Serve the console's source map (the whole browser source): for development only. */
+  consoleSourceMaps: boolean;
 }
 
 export class ConfigError extends Error {
@@ -143,5 +146,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
+    consoleSourceMaps: e.CONSOLE_SOURCE_MAPS === "true",
   };
 }

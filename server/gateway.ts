@@ -18,6 +18,8 @@ import { Anchorer } from "./anchor/anchorer";
 import { startEmbeddedChain } from "./chain/embedded-chain";
 import { connectExternalChain } from "./chain/external-chain";
 import { ledgerReader } from "./chain/ledger-reader";
+import { cachedChainProbe } from "./chain/chain-probe";
+import { checkReadiness } from "./health/readiness";
 import type { AnvilNode } from "./chain/anvil";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
@@ -99,6 +101,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    const chainProbe = cachedChainProbe({ rpcUrl: chain.rpcUrl });
     const audits = await AuditJobs.open({
       db,
       run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
@@ -170,7 +173,14 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       preparation,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const readiness = () =>
+      checkReadiness({
+        chain: chainProbe,
+        backlog: () => log.size - Math.min(indexer.size, tree.size),
+        maxBacklog: config.ingestMaxBacklog,
+        closing: () => !accepting || stores.db.status !== "open" || stores.records.status !== "open",
+      });
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting, readiness, consoleSourceMaps: config.consoleSourceMaps });
     const metrics = new GatewayMetrics({
       dataDir: config.dataDir,
       anchoring: () => anchorer.status(),

@@ -1,8 +1,9 @@
 import type { Anchorer, Checkpoint } from "./anchor/anchorer";
 import { canReadEnvelope, canSubmitFor, requireRole } from "./auth/access";
 import type { Principal } from "./auth/key-store";
-import { pseudonymise } from "./domain/envelope";
+import { canonicalJson, pseudonymise } from "./domain/envelope";
 import { eventSchema, type ProvenanceEvent } from "./domain/event-schema";
+import { repeatedRequestIds, type RepeatedRequestId } from "./domain/repeated-request-ids";
 import { z } from "zod";
 import { AppError, validationFailed } from "./errors";
 import { toHex } from "./hex";
@@ -150,6 +151,7 @@ export class LedgerService {
         details: problems.slice(0, 100),
       });
     }
+    this.refuseRepeatedRequestIds(valid, pathPrefix);
     valid.forEach((event, i) => {
       if (!canSubmitFor(principal, event.actor.org)) {
         throw new AppError({
@@ -161,6 +163,22 @@ export class LedgerService {
     return this.p.log.append(
       valid.map((event) => ({ submitter: principal.id, event: pseudonymise(event, this.p.subjectSecret) })),
     );
+  }
+
+  /** A batch naming two different events by one requestId: 400 naming both positions (not the log's 409, which would name an index never stored). */
+  private refuseRepeatedRequestIds(events: ProvenanceEvent[], pathPrefix: (i: number) => string): void {
+    if (events.length < 2) return; // a single event: nothing to compare, nothing to allocate
+    const repeated = repeatedRequestIds(events.map((e) => e.requestId), (first, again) => canonicalJson(events[first]) === canonicalJson(events[again]));
+    if (repeated.length === 0) return;
+    const [{ requestId, first, again }] = repeated as [RepeatedRequestId];
+    throw new AppError({
+      code: "VALIDATION_FAILED",
+      message: `requestId ${requestId} appears at ${pathPrefix(first)} and ${pathPrefix(again)} for different events${repeated.length > 1 ? ` (and ${repeated.length - 1} more repeat${repeated.length > 2 ? "s" : ""})` : ""}; nothing was stored`,
+      details: repeated.slice(0, 50).flatMap((r) => [
+        { path: joinPath(pathPrefix(r.first), ["requestId"]), message: `requestId ${r.requestId} is used again at ${pathPrefix(r.again)} for a different event` },
+        { path: joinPath(pathPrefix(r.again), ["requestId"]), message: `requestId ${r.requestId} is already used at ${pathPrefix(r.first)} for a different event` },
+      ]),
+    });
   }
 
   async readEvent(principal: Principal, index: number): Promise<StoredRecord> {

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Database } from "../store/database";
 import { AlertObserver } from "./alert-observer";
 import { AlertStore } from "./alert-store";
-import { PolicySource } from "./policy-source";
+import { PolicySource, withoutPolicyPath } from "./policy-source";
 import type { Severity } from "./policy";
 import { createAlertRoutes } from "./routes";
 import { WebhookDeliverer, type WebhookDelivererOptions } from "./webhooks";
@@ -67,7 +67,7 @@ export async function startAlerts({ db, policyFile, logger, anchorer, policyPoll
     logger: log,
     pollMs: policyPollMs,
     onInvalid: (error) =>
-      report("policy", store.create({ kind: "policy", severity: "warning", message: `the policy file changed but was refused; the previous policy stays in force. ${error.message}` })),
+      report("policy", store.create({ kind: "policy", severity: "warning", message: `the policy file changed but was refused; the previous policy stays in force. ${withoutPolicyPath(error.message, policyFile)}` })),
   });
   store.setWebhooks(() => policySource.current().webhooks);
 

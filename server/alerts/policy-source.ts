@@ -184,6 +184,15 @@ export class PolicySource extends EventEmitter {
   }
 }
 
+/**
+ * `text` without the policy file's path: a refused reload's message names the file
+ * ("policy file /etc/…/policy.json: …"), and where the server keeps its files is no
+ * business of those who read the policy's status or its alerts. The name goes, the reason stays.
+ */
+export function withoutPolicyPath(text: string, file: string | undefined): string {
+  return file === undefined ? text : text.split(` ${file}`).join("").split(file).join("the policy file");
+}
+
 function signature(info: Stats): string {
   return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
 }

@@ -5,7 +5,7 @@ import { principalOf } from "../api/authenticate";
 import { parseIndex, parseLimit } from "../api/params";
 import { ALERT_KINDS, type AlertKind, type AlertQuery, type AlertStore } from "./alert-store";
 import { redactPolicy, SEVERITIES, type Severity } from "./policy";
-import type { PolicySource } from "./policy-source";
+import { withoutPolicyPath, type PolicySource, type PolicyStatus } from "./policy-source";
 
 /**
  * Alert routes, to mount under /v1 behind `authenticate`:
@@ -13,7 +13,7 @@ import type { PolicySource } from "./policy-source";
  *   → `{ alerts, next }`, newest first, only alerts the key may see; `next` is the
  *   cursor for the following page (null at the end).
  * - `POST /alerts/:id/ack` → the acknowledged alert (admin, regulator, auditor).
- * - `GET /policy` → `{ policy, status }`, webhook secrets redacted (admin, auditor, regulator).
+ * - `GET /policy` → `{ policy, status }`, webhook secrets redacted, the file's path shown to admins only (admin, auditor, regulator).
  */
 
 export interface AlertRoutesParameters {
@@ -40,11 +40,20 @@ export function createAlertRoutes({ alerts, policy }: AlertRoutesParameters): ex
   });
 
   router.get("/policy", (req, res) => {
-    requireRole(principalOf(req), "admin", "auditor", "regulator");
-    res.json({ policy: redactPolicy(policy.current()), status: policy.status() });
+    const principal = principalOf(req);
+    requireRole(principal, "admin", "auditor", "regulator");
+    // The operator (admin) configured the path; auditors and regulators have no use for a map of the server.
+    const status = principal.role === "admin" ? policy.status() : withoutFilePath(policy.status());
+    res.json({ policy: redactPolicy(policy.current()), status });
   });
 
   return router;
+}
+
+/** The status without the policy file's path (withoutPolicyPath). */
+function withoutFilePath({ file, ...status }: PolicyStatus): Omit<PolicyStatus, "file"> {
+  if (!status.error) return status;
+  return { ...status, error: { ...status.error, message: withoutPolicyPath(status.error.message, file) } };
 }
 
 function parseAlertQuery(req: Request): AlertQuery {

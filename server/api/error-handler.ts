@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors";
+import { InvalidUtf8Body } from "./json-input";
 
 /**
  * The one error path of the API: every failure becomes `{ error: { code,
@@ -40,6 +41,9 @@ export function errorHandler(logger: Logger) {
 
 function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
+  if (error instanceof InvalidUtf8Body) {
+    return new AppError({ code: "INVALID_UTF8", message: error.message, details: { offset: error.offset } });
+  }
   const e = error as { type?: string; status?: number; message?: string; limit?: number };
   switch (e?.type) {
     case "entity.too.large":

@@ -13,7 +13,7 @@ import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
 import { rateLimitPerKey, tokenBuckets } from "./rate-limit";
-import { keepBodyBytesWhen, requireTextJson } from "./json-input";
+import { keepBodyBytesWhen, refuseInvalidUtf8, requireTextJson } from "./json-input";
 import { requireJsonBody } from "./json-content-type";
 import { requestLog } from "./request-log";
 import { submitEvents } from "./submit-events";
@@ -21,6 +21,7 @@ import { INGEST_PATH, ingestRoute } from "./ingest-route";
 import type { OrgRegistry } from "../orgs/org-registry";
 import { parseRegistry } from "../orgs/org-registry";
 import { createConsoleRouter } from "../console";
+import type { Readiness } from "../health/readiness";
 
 /**
  * The HTTP API: thin routes that parse, call the ledger service, answer. All
@@ -43,13 +44,18 @@ export interface HttpAppParameters {
   logger: Logger;
   bodyLimitBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
+  /** Liveness: false once the gateway is stopping (GET /healthz). */
   isReady: () => boolean;
+  /** Readiness (GET /readyz); without it, only whether the gateway is stopping. */
+  readiness?: () => Promise<Readiness>;
+  /** Serve the console's source map (CONSOLE_SOURCE_MAPS; development only). */
+  consoleSourceMaps?: boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady }: HttpAppParameters): RequestListener {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
-  const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true });
+  const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
   // The ingest path's: the same, but a large batch is kept as bytes for the preparation pool (LedgerService.submitBatchBody).
   const parseOrKeepJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: keepBodyBytesWhen((n) => ledger.takesBatchBody?.(n) ?? false) });
   const buckets = tokenBuckets(rateLimit);
@@ -64,8 +70,14 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     const ready = isReady();
     res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
   });
+  // Public, like /healthz: whether to send this gateway traffic, and if not, why (server/health/readiness.ts).
+  app.get("/readyz", async (_req, res) => {
+    const answer: Readiness = readiness ? await readiness() : isReady() ? { ready: true } : { ready: false, reasons: [{ code: "CLOSING", message: "the gateway is shutting down" }] };
+    res.setHeader("Cache-Control", "no-store");
+    res.status(answer.ready ? 200 : 503).json(answer);
+  });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
-  app.use("/console", createConsoleRouter());
+  app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
 
   const v1 = express.Router();
   v1.use(authenticate(keys));

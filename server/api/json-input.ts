@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import { AppError } from "../errors";
@@ -90,6 +91,75 @@ export function requireTextJson(req: Request, _res: Response, next: NextFunction
 }
 
 /**
+ * A request body (attacker-controlled bytes) that is not well-formed UTF-8. The body
+ * parser's decoder, like Node's, would replace each bad sequence with U+FFFD without a
+ * word: `"…1234\xff"` and `"…1234\xfe"` would be stored as one string, with one subject
+ * pseudonym. Thrown from the body parser's `verify` hook (before it decodes), and
+ * answered as INVALID_UTF8 by errorAnswer. A plain Error: body-parser sets `status` on it.
+ */
+export class InvalidUtf8Body extends Error {
+  /** Offset, in the (decompressed) body, of the first byte of the first ill-formed sequence. */
+  readonly offset: number;
+  readonly byte: number;
+
+  constructor(offset: number, byte: number) {
+    super(`request body is not valid UTF-8: byte 0x${byte.toString(16).padStart(2, "0")} at offset ${offset}; nothing was stored`);
+    this.name = "InvalidUtf8Body";
+    this.offset = offset;
+    this.byte = byte;
+  }
+}
+
+/**
+ * The offset of the first byte that does not begin a well-formed UTF-8 sequence
+ * (Unicode Table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF, no
+ * truncated sequence), or -1 when `bytes` is all UTF-8. Slow, byte by byte: only
+ * for bodies isUtf8 already refused.
+ */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  const n = bytes.length;
+  let i = 0;
+  while (i < n) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i += 1;
+      continue;
+    }
+    // The sequence's length and the range its second byte must fall in (narrower after E0, ED, F0, F4).
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) length = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      if (b === 0xe0) low = 0xa0; // overlong below U+0800
+      if (b === 0xed) high = 0x9f; // U+D800..U+DFFF, the surrogates
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      if (b === 0xf0) low = 0x90; // overlong below U+10000
+      if (b === 0xf4) high = 0x8f; // above U+10FFFF
+    } else return i; // a continuation byte without a lead, C0/C1 (overlong), F5..FF
+    if (i + length > n) return i;
+    const second = bytes[i + 1]!;
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
+    i += length;
+  }
+  return -1;
+}
+
+/**
+ * A body-parser `verify` hook: refuses (InvalidUtf8Body) a body declared as UTF-8 —
+ * the default, and the only charset requireJsonBody lets through — that is not.
+ * isUtf8 is one SIMD pass: 10–50 ns per event of a batch, well under 1 µs for one event.
+ */
+export function refuseInvalidUtf8(_req: IncomingMessage, _res: unknown, bytes: Buffer, charset: string | undefined): void {
+  if (charset?.toLowerCase() !== "utf-8" || isUtf8(bytes)) return;
+  const offset = firstInvalidUtf8Offset(bytes);
+  throw new InvalidUtf8Body(offset, bytes[offset]!);
+}
+
+/**
  * Thrown by the `verify` hook of keepBodyBytesWhen to stop the JSON body parser
  * after it has read (and size-checked, and decompressed) a body but before it
  * parses it: the body's bytes are on the request (bodyBytesOf) for the preparation pool.
@@ -101,11 +171,13 @@ export class BodyBytesKept extends Error {
 }
 
 /**
- * A body-parser `verify` hook: when `keep(bytes)` says so (and the charset is
- * UTF-8), keeps the body's bytes on the request and ends the parse with BodyBytesKept.
+ * A body-parser `verify` hook: refuses a body that is not UTF-8 (refuseInvalidUtf8);
+ * then, when `keep(bytes)` says so (and the charset is UTF-8), keeps the body's bytes
+ * on the request and ends the parse with BodyBytesKept — so kept bytes are UTF-8.
  */
 export function keepBodyBytesWhen(keep: (byteLength: number) => boolean) {
-  return (req: IncomingMessage, _res: unknown, bytes: Buffer, charset: string | undefined): void => {
+  return (req: IncomingMessage, res: unknown, bytes: Buffer, charset: string | undefined): void => {
+    refuseInvalidUtf8(req, res, bytes, charset);
     if (charset?.toLowerCase() !== "utf-8" || !keep(bytes.length)) return;
     (req as { bodyBytes?: Buffer }).bodyBytes = bytes;
     throw new BodyBytesKept();

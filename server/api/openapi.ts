@@ -74,6 +74,13 @@ export const openApiDocument = {
   paths: {
     ...auditOpenApiPaths,
     "/healthz": { get: { security: [], summary: "Liveness", responses: { "200": { description: "ok" }, "503": { description: "starting" } } } },
+    "/readyz": {
+      get: {
+        security: [],
+        summary: "Readiness: { ready: true }, or 503 { ready: false, reasons: [{ code, message }] } while the chain does not answer (CHAIN_UNREACHABLE), indexing is over half INGEST_MAX_BACKLOG behind (INDEXING_BEHIND) or the gateway is closing (CLOSING)",
+        responses: { "200": { description: "ready", ...json({ type: "object" }) }, "503": { description: "not ready, with the reasons", ...json({ type: "object" }) } },
+      },
+    },
     "/v1/events": {
       post: {
         summary: "Record one event, or up to 1000 as { events: [...] } (role submitter)",

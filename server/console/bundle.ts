@@ -10,10 +10,15 @@ import { build, type Plugin } from "esbuild";
  * from elsewhere; the only Node module that code touches, `node:crypto`, is
  * replaced by a small shim over @noble/hashes.
  *
- * Built once per process, on first use, and kept.
+ * Built once per process (and source-map setting), on first use, and kept. Source
+ * maps — the whole source, 1.2 MB — are for development only (CONSOLE_SOURCE_MAPS):
+ * without them the script names no map, and with them the map names files relative
+ * to the project, never a path of the machine it was built on.
  */
 
 export const WEB_DIR = path.join(__dirname, "web");
+/** The project's root: source-map paths are given relative to it. */
+const ROOT = path.resolve(__dirname, "..", "..");
 
 export interface ConsoleAsset {
   contentType: string;
@@ -21,33 +26,43 @@ export interface ConsoleAsset {
 }
 
 export interface ConsoleBundle {
-  /** By file name as served under /console/: index.html, app.js, app.js.map, console.css. */
+  /** By file name as served under /console/: index.html, app.js, console.css, and app.js.map when built with source maps. */
   assets: Map<string, ConsoleAsset>;
 }
 
-let cached: Promise<ConsoleBundle> | undefined;
-
-/** The bundle, built on first call; a failed build is retried on the next call. */
-export function consoleBundle(): Promise<ConsoleBundle> {
-  cached ??= buildConsoleBundle().catch((error: unknown) => {
-    cached = undefined;
-    throw error;
-  });
-  return cached;
+export interface ConsoleBundleOptions {
+  /** Build app.js.map and name it in app.js (development only; default false). */
+  sourceMaps?: boolean;
 }
 
-export async function buildConsoleBundle(): Promise<ConsoleBundle> {
+const cached = new Map<boolean, Promise<ConsoleBundle>>();
+
+/** The bundle, built on first call; a failed build is retried on the next call. */
+export function consoleBundle({ sourceMaps = false }: ConsoleBundleOptions = {}): Promise<ConsoleBundle> {
+  let bundle = cached.get(sourceMaps);
+  if (!bundle) {
+    bundle = buildConsoleBundle({ sourceMaps }).catch((error: unknown) => {
+      cached.delete(sourceMaps);
+      throw error;
+    });
+    cached.set(sourceMaps, bundle);
+  }
+  return bundle;
+}
+
+export async function buildConsoleBundle({ sourceMaps = false }: ConsoleBundleOptions = {}): Promise<ConsoleBundle> {
   const result = await build({
     entryPoints: [path.join(WEB_DIR, "app.ts")],
     bundle: true,
     write: false,
-    outdir: "/console",
+    // Only names the outputs (nothing is written); the map's paths are relative to it.
+    outdir: ROOT,
     entryNames: "app",
     platform: "browser",
     format: "esm",
     target: ["es2022", "chrome110", "firefox115", "safari16"],
     minify: true,
-    sourcemap: "external",
+    sourcemap: sourceMaps ? "linked" : false,
     sourcesContent: true,
     legalComments: "none",
     logLevel: "silent",
@@ -56,12 +71,30 @@ export async function buildConsoleBundle(): Promise<ConsoleBundle> {
   const assets = new Map<string, ConsoleAsset>();
   for (const file of result.outputFiles) {
     const name = path.basename(file.path);
-    assets.set(name, { contentType: name.endsWith(".map") ? "application/json; charset=utf-8" : "text/javascript; charset=utf-8", body: Buffer.from(file.contents) });
+    if (name.endsWith(".map")) assets.set(name, { contentType: "application/json; charset=utf-8", body: withProjectPaths(file.text) });
+    else assets.set(name, { contentType: "text/javascript; charset=utf-8", body: Buffer.from(file.contents) });
   }
   if (!assets.has("app.js")) throw new Error("the console bundle has no app.js");
   assets.set("index.html", { contentType: "text/html; charset=utf-8", body: await readFile(path.join(WEB_DIR, "index.html")) });
   assets.set("console.css", { contentType: "text/css; charset=utf-8", body: await readFile(path.join(WEB_DIR, "console.css")) });
   return { assets };
+}
+
+/**
+ * A source map whose sources are relative to the project. esbuild gives them
+ * relative to `outdir`, and follows symbolic links, so a linked node_modules (a
+ * worktree's) would come out as "../<elsewhere>/node_modules/…": such paths are cut
+ * to "node_modules/…".
+ */
+function withProjectPaths(mapText: string): Buffer {
+  const map = JSON.parse(mapText) as { sources: string[] };
+  map.sources = map.sources.map((source) => {
+    const relative = path.relative(ROOT, path.resolve(ROOT, source)).split(path.sep).join("/");
+    if (!relative.startsWith("../")) return relative;
+    const inModules = relative.lastIndexOf("node_modules/");
+    return inModules === -1 ? path.posix.basename(relative) : relative.slice(inModules);
+  });
+  return Buffer.from(JSON.stringify(map));
 }
 
 /**

@@ -25,9 +25,13 @@ export const CONSOLE_CSP = [
   "trusted-types 'none'",
 ].join("; ");
 
-const FILES = new Set(["app.js", "app.js.map", "console.css"]);
+export interface ConsoleRouterOptions {
+  /** Serve /console/app.js.map (the whole source): a development setting, CONSOLE_SOURCE_MAPS. Default false. */
+  sourceMaps?: boolean;
+}
 
-export function createConsoleRouter(): express.Router {
+export function createConsoleRouter({ sourceMaps = false }: ConsoleRouterOptions = {}): express.Router {
+  const files = new Set(sourceMaps ? ["app.js", "app.js.map", "console.css"] : ["app.js", "console.css"]);
   const router = express.Router();
   router.use((_req, res, next) => {
     res.setHeader("Content-Security-Policy", CONSOLE_CSP);
@@ -35,13 +39,13 @@ export function createConsoleRouter(): express.Router {
     res.setHeader("Referrer-Policy", "no-referrer");
     next();
   });
-  router.get("/", (req, res) => send(req, res, "index.html"));
-  router.get("/:file", (req, res, next) => (FILES.has(String(req.params.file)) ? send(req, res, String(req.params.file)) : next()));
+  router.get("/", (req, res) => send(req, res, "index.html", sourceMaps));
+  router.get("/:file", (req, res, next) => (files.has(String(req.params.file)) ? send(req, res, String(req.params.file), sourceMaps) : next()));
   return router;
 }
 
-async function send(_req: Request, res: Response, name: string): Promise<void> {
-  const asset = (await consoleBundle()).assets.get(name);
+async function send(_req: Request, res: Response, name: string, sourceMaps: boolean): Promise<void> {
+  const asset = (await consoleBundle({ sourceMaps })).assets.get(name);
   if (!asset) throw new Error(`console asset ${name} is missing from the bundle`);
   res.type(asset.contentType).send(asset.body);
 }

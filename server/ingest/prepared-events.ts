@@ -1,5 +1,7 @@
+import { isUtf8 } from "node:buffer";
 import { canonicalJson, pseudonymise } from "../domain/envelope";
 import { eventSchema, type StoredEvent } from "../domain/event-schema";
+import { repeatedRequestIds } from "../domain/repeated-request-ids";
 import { findNonText, mayBreakTextRules } from "../api/json-input";
 import { batchEventsOf } from "../api/submit-events";
 
@@ -8,8 +10,8 @@ import { batchEventsOf } from "../api/submit-events";
  * so that it can run on a worker thread (server/ingest/preparation-pool.ts): each event
  * validated, pseudonymised and serialised as RFC 8785 JSON.
  *
- * Only the happy path: for anything else — not JSON, not Unicode text (findNonText),
- * not `{ "events": [...] }`, an invalid event — it answers undefined, and the caller takes the ordinary path, which
+ * Only the happy path: for anything else — not UTF-8, not JSON, not Unicode text (findNonText),
+ * not `{ "events": [...] }`, an invalid event, a requestId naming two events — it answers undefined, and the caller takes the ordinary path, which
  * reports the problem exactly as it always has. So this function never decides what a
  * client is told; it only saves the main thread work whose outcome it cannot change.
  */
@@ -31,6 +33,8 @@ export interface PreparedEvent {
  * body parser parsed, prepared; undefined unless every event is valid.
  */
 export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): PreparedEvent[] | undefined {
+  // The decoder below would turn bad bytes into U+FFFD; the ordinary path refuses them (INVALID_UTF8).
+  if (!isUtf8(body)) return undefined;
   // Decoded as the body parser decodes UTF-8 (Node's decoder; a leading BOM dropped).
   let text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -54,6 +58,8 @@ export function prepareBatchBody(body: Uint8Array, subjectSecret: Uint8Array): P
     jsons[i] = canonicalJson(stored[i]);
     bytes += Buffer.byteLength(jsons[i]!, "utf8");
   }
+  // Two events under one requestId: the ordinary path refuses the batch, naming both.
+  if (repeatedRequestIds(stored.map((e) => e.requestId), (first, again) => jsons[first] === jsons[again]).length > 0) return undefined;
   // One buffer of its own (not Buffer's shared pool), so that it can be transferred.
   const utf8 = Buffer.allocUnsafeSlow(bytes);
   const prepared: PreparedEvent[] = new Array(events.length);

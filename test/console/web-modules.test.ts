@@ -170,7 +170,8 @@ describe("console: browser modules under Node", function () {
 
     before(async function () {
       const app = express();
-      app.use("/console", createConsoleRouter());
+      // Source maps are a development setting (CONSOLE_SOURCE_MAPS), off by default: these tests ask for them.
+      app.use("/console", createConsoleRouter({ sourceMaps: true }));
       server = await new Promise((resolve) => {
         const s = app.listen(0, "127.0.0.1", () => resolve(s));
       });
@@ -182,7 +183,7 @@ describe("console: browser modules under Node", function () {
     });
 
     it("builds one self-contained script: the shared verification code in, node:crypto replaced, no Node module left; the page loads only its own files", async function () {
-      const bundle = await buildConsoleBundle();
+      const bundle = await buildConsoleBundle({ sourceMaps: true });
       const js = bundle.assets.get("app.js")!.body.toString("utf8");
       const map = JSON.parse(bundle.assets.get("app.js.map")!.body.toString("utf8")) as { sources: string[] };
       for (const source of ["server/receipts/verify-receipt.ts", "server/merkle/verify.ts", "server/domain/envelope.ts", "server/console/web/node-crypto.ts"]) {

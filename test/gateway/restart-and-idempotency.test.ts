@@ -348,14 +348,15 @@ describe("gateway: idempotency on (submitter, requestId)", function () {
     expect(readB.body.envelope.submitter).to.not.equal(g.keys.submitter.record.id);
   });
 
-  it("refuses a batch with one requestId for two different bodies (409) and stores none of it", async () => {
+  it("refuses a batch with one requestId for two different bodies (400, naming both) and stores none of it", async () => {
     const size = g.gateway.log.size;
     const first = makeEvent();
     const dup = makeEvent({ requestId: "dup-in-batch" });
     const dupChanged = { ...dup, purpose: "changed within the batch" };
     const response = await post({ events: [first, dup, makeEvent(), dupChanged] });
-    expect(response.status, response.text).to.equal(409);
-    expect(response.body.error.code).to.equal("CONFLICT");
+    // Issue 16: this was 409 CONFLICT naming an index nothing had been stored at.
+    expect(response.status, response.text).to.equal(400);
+    expect(response.body.error.details.map((d: { path: string }) => d.path)).to.deep.equal(["events[1].requestId", "events[3].requestId"]);
     expect(g.gateway.log.size).to.equal(size);
     // None of the batch's requestIds was claimed.
     const retry = await post({ events: [first, dupChanged] });

@@ -60,6 +60,9 @@ describe("gateway: batches prepared on the worker thread answer as the main thre
       { what: "a gzip-compressed batch", key: "submitter", body: gzipSync(json({ events: makeEvents(50, (i) => ({ subject: undefined, requestId: `z-${i}` })) })), headers: { "content-encoding": "gzip" } },
       { what: "a batch after a byte-order mark", key: "submitter", body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json({ events: makeEvents(3, (i) => ({ subject: undefined, requestId: `b-${i}` })) }))]) },
       { what: "an empty body", key: "submitter", body: "" },
+      // (latin1: every other character is ASCII, and U+00FF becomes the single byte 0xff.)
+      { what: "a byte that is not UTF-8 in an event", key: "submitter", body: Buffer.from(json({ events: makeEvents(3, (i) => ({ subject: undefined, requestId: `u-${i}`, purpose: "BAD" })) }).replace("BAD", "\u00ff"), "latin1") },
+      { what: "one requestId for two different events", key: "submitter", body: json({ events: [{ ...batch[0], requestId: "twice" }, makeEvent({ subject: undefined }), { ...batch[1], requestId: "twice" }] }) },
       { what: "a single event (not a batch)", key: "submitter", body: json(makeEvent({ subject: undefined, requestId: "single" })) },
     ];
     for (const c of cases) {

@@ -1,7 +1,7 @@
 /**
  * Bad input, fuzzed with fast-check against a real gateway (real HTTP, LevelDB,
  * Anvil): every endpoint gets malformed JSON, wrong content types, oversize
- * bodies, deep nesting, wrong types, huge strings and arrays, odd Unicode, keys
+ * bodies, deep nesting, wrong types, huge strings and arrays, odd Unicode, bytes that are not UTF-8, keys
  * such as `__proto__` and `constructor`, and invalid path and query parameters.
  *
  * Every answer is a 4xx with a JSON error body (`{ error: { code, message } }`) —
@@ -105,6 +105,9 @@ function setPath(base: unknown, path: readonly (string | number)[], value: unkno
   else at[last] = value;
   return copy;
 }
+
+/** Byte sequences that are not UTF-8, each ill-formed from its first byte: stray, overlong, surrogate, beyond U+10FFFF, truncated. */
+const INVALID_UTF8: number[][] = [[0xff], [0xfe], [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xe4, 0xb8], [0xc3], [0xf0, 0x9f, 0x99], [0xf8, 0x88, 0x80, 0x80, 0x80]];
 
 const EVENT_STRING_FIELDS: (string | number)[][] = [["type"], ["actor", "org"], ["actor", "system"], ["actor", "operator"], ["dataset"], ["subject"], ["purpose"], ["legalBasis"], ["occurredAt"], ["requestId"], ["fields", 0]];
 const EVENT_REQUIRED: (string | number)[][] = [["type"], ["actor"], ["actor", "org"], ["actor", "system"], ["actor", "operator"], ["dataset"], ["purpose"], ["legalBasis"], ["fields"], ["occurredAt"], ["requestId"]];
@@ -336,6 +339,52 @@ describe("security: fuzzing every endpoint with bad input", function () {
       }),
       options(200),
     );
+  });
+
+  it("refuses invalid UTF-8 in every string field of an event, alone, in batches and on the batch worker, with 400 INVALID_UTF8 at its offset", async () => {
+    // A gateway that prepares every batch on its worker thread; the fuzzed one prepares none (its bodies are below 64 KiB).
+    const worker = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "0", RATE_LIMIT_PER_SECOND: "100000", RATE_LIMIT_BURST: "100000" } });
+    try {
+      await worker.gateway.preparation.started();
+      const MARK = "@@BAD@@";
+      const fieldPaths: (string | number)[][] = [...EVENT_STRING_FIELDS, ["attributes", "a"], ["recipient", "org"]];
+      const paths = [
+        { name: "single", gateway: () => g, prefix: "" },
+        { name: "batch", gateway: () => g, prefix: "events" },
+        { name: "worker batch", gateway: () => worker, prefix: "events" },
+      ];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...paths),
+          fc.constantFrom(...fieldPaths),
+          fc.constantFrom(...INVALID_UTF8),
+          fc.constantFrom("", "ok", "检查", "é", "🙂"),
+          fc.integer({ min: 0, max: 4 }),
+          async (path, field, bad, before, position) => {
+            const target = path.gateway();
+            const event = setPath(makeEvent({ type: "share", recipient: { org: "330102003005:health" }, attributes: { a: "x" } }), field, `${before}${MARK}x`);
+            const events = path.prefix ? [...makeEvents(position), event, ...makeEvents(2)] : [event];
+            const text = Buffer.from(JSON.stringify(path.prefix ? { events } : event), "utf8");
+            const offset = text.indexOf(MARK);
+            const body = Buffer.concat([text.subarray(0, offset), Buffer.from(bad), text.subarray(offset + MARK.length)]);
+            const size = target.gateway.log.size;
+            const answer = path.gateway() === g
+              ? await send("POST", "/v1/events", { key: keys.submitter, body, headers: { "content-type": "application/json" } })
+              : await rawRequest(target.url, "POST", "/v1/events", { key: target.keys.submitter.key, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000 });
+            const context = `${path.name}, ${field.join(".")} with ${Buffer.from(bad).toString("hex")} after ${JSON.stringify(before)}: ${answer.status} ${answer.text.slice(0, 200)}`;
+            expectJsonError(answer, context);
+            expect(answer.status, context).to.equal(400);
+            expect(answer.body.error.code, context).to.equal("INVALID_UTF8");
+            expect(answer.body.error.details, context).to.deep.equal({ offset });
+            expect(target.gateway.log.size, `${context}: nothing stored`).to.equal(size);
+          },
+        ),
+        options(200),
+      );
+      expect(worker.gateway.log.size, "the worker gateway stored nothing").to.equal(0);
+    } finally {
+      await stopAndRemove(worker);
+    }
   });
 
   it("refuses invalid bodies for keys, organisations and the citizens' report with 4xx", async () => {
