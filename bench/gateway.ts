@@ -168,7 +168,7 @@ export async function startGatewayChild(name: string, { env = {}, stopGraceMs = 
  * over a stub ledger). Returns its URL and pid; stopped at the end of the run.
  */
 export async function startHttpFloorServer(kind: "bare" | "app"): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const args = kind === "bare" ? [path.join(__dirname, "http-floor-server.js")] : ["-r", "ts-node/register/transpile-only", path.join(__dirname, "http-app-stub.ts")];
+  const args = kind === "bare" ? [path.join(__dirname, "http-floor-server.js")] : ["-r", "esbuild-register", path.join(__dirname, "http-app-stub.ts")];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let errors = "";
   child.stderr!.on("data", (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-4000)));

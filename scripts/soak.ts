@@ -3,7 +3,7 @@
  * test/security, much longer than in `npm test` — hundreds of SIGKILLs, a long
  * sustained load, many more fuzz inputs, the chain faults again and again.
  *
- *   node -r ts-node/register/transpile-only scripts/soak.ts [options]
+ *   node -r esbuild-register scripts/soak.ts [options]
  *
  *   --kills N        SIGKILLs of the gateway in the crash suite (default 200)
  *   --minutes N      minutes of sustained ingest in the load suite (default 10)

@@ -5,6 +5,14 @@
 import { ConfigError, loadConfig } from "../server/config";
 import { startGateway } from "../server/gateway";
 
+// A reader of our output that went away (a closed pipe) must not crash a running gateway:
+// writes fail with EPIPE, emitted on the stream; the gateway goes on, and stops as asked.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
 async function main(): Promise<void> {
   let config;
   try {

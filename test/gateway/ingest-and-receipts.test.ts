@@ -260,7 +260,7 @@ describe("gateway: ingest, receipts and their verification", function () {
       tamper: (r: any) => any;
       /** Optional precondition, checked on the tampered receipt before sending it. */
       precondition?: (r: any) => void;
-      /** Also run through `ledger verify` (each run starts Node + ts-node, ~2 s, so a representative set). */
+      /** Also run through `ledger verify` (each run starts a Node process, so a representative set). */
       cli?: boolean;
     }
     let cases: Case[];

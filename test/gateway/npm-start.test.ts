@@ -23,7 +23,7 @@ interface Started {
 function startNpmStart(dataDir: string, timeoutMs = 60_000, extraEnv: Record<string, string> = {}): Promise<Started> {
   const env: Record<string, string | undefined> = { ...process.env, DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", CHECKPOINT_MAX_AGE_MS: "200", ANCHOR_POLL_MS: "100", ...extraEnv };
   for (const name of ["RPC_URL", "CONTRACT_ADDRESS", "ANCHOR_PRIVATE_KEY", "LOG_ID", "CHAIN_ID", "HOST"]) delete env[name];
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/start.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["-r", "esbuild-register", "scripts/start.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -60,7 +60,7 @@ export function spawnGateway(options: SpawnGatewayOptions): Promise<ChildGateway
     if (!(options.env && name in options.env)) delete env[name];
   }
   const preload = (options.preload ?? []).flatMap((file) => ["-r", path.resolve(ROOT, file)]);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "-r", "ts-node/register/transpile-only", ...preload, "scripts/start.ts"], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "-r", "esbuild-register", ...preload, "scripts/start.ts"], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
