@@ -118,7 +118,17 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       logger: logger.child({ module: "anchorer" }),
       turns: priority.consumer(),
     });
-    const alerts = await startAlerts({ db, policyFile: config.policyFile, policyPollMs: config.policyPollMs, logger, anchorer });
+    const alerts = await startAlerts({
+      db,
+      policyFile: config.policyFile,
+      policyPollMs: config.policyPollMs,
+      logger,
+      anchorer,
+      jurisdictionOfKey: (id) => {
+        const key = keys.get(id);
+        return key?.role === "regulator" ? key.jurisdiction : undefined;
+      },
+    });
     cleanups.push(() => alerts.stop());
     if (config.policyFile) progress(`negative list and thresholds from ${config.policyFile} (reloaded on change)`);
 
@@ -146,7 +156,11 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       preparation,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures: { ...config.authFailures, onRepeatedFailures: (report) => {
+      // Only ids of real keys: made-up ids would raise alerts without bound.
+      const key = keys.get(report.keyId);
+      if (key) alerts.repeatedAuthFailures({ ...report, keyName: key.name });
+    } }, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
