@@ -93,14 +93,20 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    // Acknowledging comes first: indexing, folding and audits wait while submissions stream in, within bounds.
+    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const audits = await AuditJobs.open({
       db,
-      run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
+      run: gatewayAuditRun({
+        stores,
+        tree,
+        logId: meta.logId,
+        chain: contractAuditChain(chain.provider, chain.contract, meta.logId),
+        turns: priority.consumer({ catchesUp: false }),
+      }),
+      minIntervalMs: config.auditMinIntervalMs,
     });
     cleanups.push(() => audits.stop());
-
-    // Acknowledging comes first: indexing and folding wait while submissions stream in, within bounds.
-    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const anchorer = new Anchorer({
       db,
       log,
