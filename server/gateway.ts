@@ -21,6 +21,7 @@ import { ledgerReader } from "./chain/ledger-reader";
 import type { AnvilNode } from "./chain/anvil";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
+import type { RepeatedFailures } from "./api/auth-throttle";
 import { EventIndex } from "./query/event-index";
 import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
@@ -162,11 +163,15 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       preparation,
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures: { ...config.authFailures, onRepeatedFailures: (report) => {
-      // Only ids of real keys: made-up ids would raise alerts without bound.
-      const key = keys.get(report.keyId);
-      if (key) alerts.repeatedAuthFailures({ ...report, keyName: key.name });
-    } }, isReady: () => accepting });
+    const authFailures = {
+      ...config.authFailures,
+      onRepeatedFailures: (report: RepeatedFailures) => {
+        // Only ids of real keys: made-up ids would raise alerts without bound.
+        const key = keys.get(report.keyId);
+        if (key) alerts.repeatedAuthFailures({ ...report, keyName: key.name });
+      },
+    };
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
