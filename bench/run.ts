@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only tree,ingest,anchoring,queries,memory]`
+ * `npm run bench [-- --quick] [-- --only tree,ingest,anchoring,queries,memory,audit]`
  *
  * Runs the benchmark suites one after the other, prints one Markdown table on stdout
  * (progress goes to stderr) and writes the same rows, with the run's facts, to
@@ -22,6 +22,7 @@ const SUITES: Record<string, () => Suite> = {
   anchoring: () => require("./anchoring.bench").anchoringBench,
   queries: () => require("./queries.bench").queriesBench,
   memory: () => require("./memory.bench").memoryBench,
+  audit: () => require("./audit.bench").auditBench,
 };
 
 interface Arguments {

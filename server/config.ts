@@ -36,6 +36,9 @@ const envSchema = z
     BODY_LIMIT_BYTES: positiveInt.default(2 * 1024 * 1024),
     RATE_LIMIT_PER_SECOND: positiveInt.default(1000),
     RATE_LIMIT_BURST: positiveInt.default(2000),
+    AUTH_FAILURE_LIMIT: positiveInt.default(20),
+    AUTH_FAILURE_WINDOW_MS: positiveInt.default(60_000),
+    AUDIT_MIN_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
     ORGS_FILE: z.string().min(1).optional(),
     POLICY_FILE: z.string().min(1).optional(),
     POLICY_POLL_MS: positiveInt.default(1000),
@@ -84,6 +87,10 @@ export interface Config {
   /** Batch bodies of at least this many bytes are validated and serialised on a worker thread (0: all). */
   ingestWorkerMinBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
+  /** Failed authentications per client address or key id in a window beyond which they are answered 429. */
+  authFailures: { maxFailures: number; windowMs: number };
+  /** Shortest time between two audits started by one key (0: no limit). */
+  auditMinIntervalMs: number;
   /** Organisation registry (JSON or CSV) loaded at boot, when set. */
   orgsFile?: string;
   /** Negative list and thresholds (JSON), hot-reloaded; none when unset. */
@@ -140,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     derivedBusyCores: e.DERIVED_BUSY_CORES,
     ingestWorkerMinBytes: e.INGEST_WORKER_MIN_BYTES,
     rateLimit: { ratePerSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    authFailures: { maxFailures: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
+    auditMinIntervalMs: e.AUDIT_MIN_INTERVAL_MS,
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),
     policyPollMs: e.POLICY_POLL_MS,

@@ -23,6 +23,7 @@ import { checkReadiness } from "./health/readiness";
 import type { AnvilNode } from "./chain/anvil";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
+import type { RepeatedFailures } from "./api/auth-throttle";
 import { EventIndex } from "./query/event-index";
 import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
@@ -101,15 +102,21 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    // Acknowledging comes first: indexing, folding and audits wait while submissions stream in, within bounds.
+    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const chainProbe = cachedChainProbe({ rpcUrl: chain.rpcUrl });
     const audits = await AuditJobs.open({
       db,
-      run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
+      run: gatewayAuditRun({
+        stores,
+        tree,
+        logId: meta.logId,
+        chain: contractAuditChain(chain.provider, chain.contract, meta.logId),
+        turns: priority.consumer({ catchesUp: false }),
+      }),
+      minIntervalMs: config.auditMinIntervalMs,
     });
     cleanups.push(() => audits.stop());
-
-    // Acknowledging comes first: indexing and folding wait while submissions stream in, within bounds.
-    const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const anchorer = new Anchorer({
       db,
       log,
@@ -127,7 +134,17 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       logger: logger.child({ module: "anchorer" }),
       turns: priority.consumer(),
     });
-    const alerts = await startAlerts({ db, policyFile: config.policyFile, policyPollMs: config.policyPollMs, logger, anchorer });
+    const alerts = await startAlerts({
+      db,
+      policyFile: config.policyFile,
+      policyPollMs: config.policyPollMs,
+      logger,
+      anchorer,
+      jurisdictionOfKey: (id) => {
+        const key = keys.get(id);
+        return key?.role === "regulator" ? key.jurisdiction : undefined;
+      },
+    });
     cleanups.push(() => alerts.stop());
     if (config.policyFile) progress(`negative list and thresholds from ${config.policyFile} (reloaded on change)`);
 
@@ -180,7 +197,15 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
         maxBacklog: config.ingestMaxBacklog,
         closing: () => !accepting || stores.db.status !== "open" || stores.records.status !== "open",
       });
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting, readiness, consoleSourceMaps: config.consoleSourceMaps });
+    const authFailures = {
+      ...config.authFailures,
+      onRepeatedFailures: (report: RepeatedFailures) => {
+        // Only ids of real keys: made-up ids would raise alerts without bound.
+        const key = keys.get(report.keyId);
+        if (key) alerts.repeatedAuthFailures({ ...report, keyName: key.name });
+      },
+    };
+    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures, isReady: () => accepting, readiness, consoleSourceMaps: config.consoleSourceMaps });
     const metrics = new GatewayMetrics({
       dataDir: config.dataDir,
       anchoring: () => anchorer.status(),

@@ -29,9 +29,16 @@ import { Outbox } from "./webhooks";
  * and increase in creation order; a batch that fails to write leaves a gap,
  * never a reused id. (An alert prepared in a batch becomes visible when the batch
  * commits, possibly after an alert with a larger id written directly meanwhile.)
+ *
+ * Acknowledgement of an alert about events is per jurisdiction: a regulator
+ * acknowledges for its own division (every regulator key of that division shares
+ * it), so a share from one division to another stays open for the other's
+ * regulator. Admins and auditors acknowledge for the gateway-wide view, where an
+ * alert counts as acknowledged once anyone has. An alert about the gateway itself
+ * (anchoring, policy, auth) belongs to no division: one acknowledgement for all.
  */
 
-export const ALERT_KINDS = ["negative-list", "threshold", "anchoring", "policy"] as const;
+export const ALERT_KINDS = ["negative-list", "threshold", "anchoring", "policy", "auth"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export interface Alert {
@@ -47,12 +54,24 @@ export interface Alert {
   dataset?: string;
   submitter?: string;
   createdAt: string;
+  /** As answered: when it was acknowledged for the asking key's scope (see the comment at the top). */
   acknowledgedAt?: string;
-  /** Id of the API key that acknowledged it. */
+  /** Id of the API key that acknowledged it (for that scope). Records written before acknowledgements had scopes hold their one acknowledgement here. */
   acknowledgedBy?: string;
+  /** Stored only, never answered: the acknowledgements, oldest first, one per scope. */
+  acknowledgements?: Acknowledgement[];
 }
 
-export type NewAlert = Omit<Alert, "id" | "createdAt" | "acknowledgedAt" | "acknowledgedBy">;
+/** One acknowledgement, for a regulator's jurisdiction (its division code) or for the gateway-wide view (`GATEWAY_WIDE`). */
+export interface Acknowledgement {
+  scope: string;
+  by: string;
+  at: string;
+}
+
+export const GATEWAY_WIDE = "*";
+
+export type NewAlert = Omit<Alert, "id" | "createdAt" | "acknowledgedAt" | "acknowledgedBy" | "acknowledgements">;
 
 export interface AlertQuery {
   kind?: AlertKind;
@@ -73,6 +92,11 @@ export interface AlertPage {
 export interface AlertStoreOptions {
   /** The webhooks every new alert is delivered to (the current policy's). */
   webhooks?: () => readonly WebhookConfig[];
+  /**
+   * The jurisdiction of a regulator key by its id (undefined for other keys): gives an
+   * acknowledgement stored before they had scopes the scope of the key that made it.
+   */
+  jurisdictionOfKey?: (keyId: string) => string | undefined;
   now?: () => Date;
 }
 
@@ -83,6 +107,8 @@ const MAX_SCAN = 5000;
 const SYSTEM_ALERT_ROLES = new Set(["admin", "auditor", "regulator"]);
 
 export function canSeeAlert(principal: Principal, alert: Alert): boolean {
+  // They name API keys and where attempts came from: the keys' administrators' business.
+  if (alert.kind === "auth") return principal.role === "admin";
   if (alert.actorOrg === undefined) return SYSTEM_ALERT_ROLES.has(principal.role);
   return canSee(principal, { actorOrg: alert.actorOrg, recipientOrg: alert.recipientOrg, dataset: alert.dataset ?? "", submitter: alert.submitter });
 }
@@ -93,6 +119,7 @@ export class AlertStore extends EventEmitter {
   private readonly db: Database;
   private readonly now: () => Date;
   private webhooks: () => readonly WebhookConfig[];
+  private readonly jurisdictionOfKey: (keyId: string) => string | undefined;
   private nextId = 0;
   private prepared: AlertKind[] = [];
   private writes: Promise<unknown> = Promise.resolve();
@@ -104,6 +131,7 @@ export class AlertStore extends EventEmitter {
     this.outbox = new Outbox(this.sublevel);
     this.now = options.now ?? (() => new Date());
     this.webhooks = options.webhooks ?? (() => []);
+    this.jurisdictionOfKey = options.jurisdictionOfKey ?? (() => undefined);
   }
 
   static async open(db: Database, options: AlertStoreOptions = {}): Promise<AlertStore> {
@@ -154,10 +182,10 @@ export class AlertStore extends EventEmitter {
     return alert;
   }
 
+  /** One alert as the gateway-wide view shows it (its first acknowledgement, of any scope). */
   async get(id: string): Promise<Alert | undefined> {
-    if (!ALERT_ID_PATTERN.test(id)) return undefined;
-    const value = await this.sublevel.get(alertKey(id));
-    return value === undefined ? undefined : (JSON.parse(value) as Alert);
+    const stored = await this.stored(id);
+    return stored && this.view(stored);
   }
 
   /** Newest first, filtered and scoped to what the principal may see. */
@@ -174,7 +202,8 @@ export class AlertStore extends EventEmitter {
     const alerts: Alert[] = [];
     let scanned = 0;
     let lastScanned: string | undefined;
-    for await (const alert of query.eventIndex === undefined ? this.scanAll(query.cursor) : this.scanEvent(query.eventIndex, query.cursor)) {
+    for await (const stored of query.eventIndex === undefined ? this.scanAll(query.cursor) : this.scanEvent(query.eventIndex, query.cursor)) {
+      const alert = this.view(stored, principal);
       scanned += 1;
       lastScanned = alert.id;
       if (keep(alert)) alerts.push(alert);
@@ -189,27 +218,58 @@ export class AlertStore extends EventEmitter {
   async flagsFor(eventIndex: number, principal?: Principal): Promise<Alert[]> {
     const found: Alert[] = [];
     for await (const alert of this.scanEvent(eventIndex)) {
-      if (!principal || canSeeAlert(principal, alert)) found.push(alert);
+      if (!principal || canSeeAlert(principal, alert)) found.push(this.view(alert, principal));
     }
     return found.reverse();
   }
 
   /**
-   * Marks an alert as seen by an admin, regulator or auditor who may see it.
-   * Acknowledging twice keeps the first acknowledgement.
+   * Marks an alert as seen by an admin, regulator or auditor who may see it, for that
+   * key's scope (see the comment at the top). Acknowledging what is already
+   * acknowledged for that scope keeps the first acknowledgement.
    */
   async acknowledge(id: string, principal: Principal): Promise<Alert> {
     if (!["admin", "regulator", "auditor"].includes(principal.role)) {
       throw new AppError({ code: "FORBIDDEN", message: `acknowledging alerts needs a key with role admin, regulator or auditor; this key's role is ${principal.role}` });
     }
     return this.serialised(async () => {
-      const alert = await this.get(id);
-      if (!alert || !canSeeAlert(principal, alert)) throw new AppError({ code: "NOT_FOUND", message: `no alert with id ${JSON.stringify(id)}` });
-      if (alert.acknowledgedAt !== undefined) return alert;
-      const acknowledged: Alert = { ...alert, acknowledgedAt: this.now().toISOString(), acknowledgedBy: principal.id };
+      const stored = await this.stored(id);
+      if (!stored || !canSeeAlert(principal, stored)) throw new AppError({ code: "NOT_FOUND", message: `no alert with id ${JSON.stringify(id)}` });
+      const seen = this.view(stored, principal);
+      if (seen.acknowledgedAt !== undefined) return seen;
+      const scope = jurisdictionScope(principal, stored) ?? GATEWAY_WIDE;
+      const acknowledgement: Acknowledgement = { scope, by: principal.id, at: this.now().toISOString() };
+      const acknowledged: Alert = { ...stored, acknowledgements: [...(stored.acknowledgements ?? []), acknowledgement] };
       await this.sublevel.put(alertKey(id), JSON.stringify(acknowledged), SYNCED);
-      return acknowledged;
+      return this.view(acknowledged, principal);
     });
+  }
+
+  private async stored(id: string): Promise<Alert | undefined> {
+    if (!ALERT_ID_PATTERN.test(id)) return undefined;
+    const value = await this.sublevel.get(alertKey(id));
+    return value === undefined ? undefined : (JSON.parse(value) as Alert);
+  }
+
+  /**
+   * A stored alert as `principal` sees it: acknowledged when acknowledged for the
+   * principal's jurisdiction (a regulator, on an alert about events), else when
+   * acknowledged at all; no principal: the gateway-wide view.
+   */
+  private view(stored: Alert, principal?: Principal): Alert {
+    const { acknowledgements: _all, acknowledgedAt: _at, acknowledgedBy: _by, ...alert } = stored;
+    const all = this.acknowledgementsOf(stored);
+    const scope = principal && jurisdictionScope(principal, stored);
+    const acknowledgement = scope === undefined ? all[0] : all.find((a) => a.scope === scope);
+    return acknowledgement ? { ...alert, acknowledgedAt: acknowledgement.at, acknowledgedBy: acknowledgement.by } : alert;
+  }
+
+  /** Every acknowledgement of a stored alert, oldest first; a single one of an older record takes its key's scope. */
+  private acknowledgementsOf(stored: Alert): Acknowledgement[] {
+    const all = stored.acknowledgements ?? [];
+    if (stored.acknowledgedAt === undefined || stored.acknowledgedBy === undefined) return all;
+    const legacy = { scope: this.jurisdictionOfKey(stored.acknowledgedBy) ?? GATEWAY_WIDE, by: stored.acknowledgedBy, at: stored.acknowledgedAt };
+    return [legacy, ...all];
   }
 
   /** Resolves once every direct write started so far has finished. */
@@ -251,4 +311,9 @@ export class AlertStore extends EventEmitter {
     const values = await this.sublevel.getMany(ids.map(alertKey));
     for (const value of values) if (value !== undefined) yield JSON.parse(value) as Alert;
   }
+}
+
+/** The jurisdiction a regulator acknowledges an alert about events for; undefined: the gateway-wide scope. */
+function jurisdictionScope(principal: Principal, alert: Alert): string | undefined {
+  return principal.role === "regulator" && alert.actorOrg !== undefined ? principal.jurisdiction : undefined;
 }

@@ -8,9 +8,10 @@ import { PolicySource, withoutPolicyPath } from "./policy-source";
 import type { Severity } from "./policy";
 import { createAlertRoutes } from "./routes";
 import { WebhookDeliverer, type WebhookDelivererOptions } from "./webhooks";
+import type { RepeatedFailures } from "../api/auth-throttle";
 
 export { AlertObserver } from "./alert-observer";
-export { AlertStore, ALERT_KINDS, canSeeAlert, type Alert, type AlertKind, type AlertPage, type AlertQuery, type NewAlert } from "./alert-store";
+export { AlertStore, ALERT_KINDS, canSeeAlert, GATEWAY_WIDE, type Acknowledgement, type Alert, type AlertKind, type AlertPage, type AlertQuery, type NewAlert } from "./alert-store";
 export { PolicySource, type PolicyStatus } from "./policy-source";
 export { EMPTY_POLICY, parsePolicy, parsePolicyText, PolicyError, redactPolicy, violations, type Policy, type Violation } from "./policy";
 export { WebhookDeliverer, signature, type Delivery } from "./webhooks";
@@ -33,6 +34,8 @@ export interface StartAlertsParameters {
   anchorer?: Pick<EventEmitter, "on" | "off">;
   /** Polling interval of the policy file (default 1000 ms). */
   policyPollMs?: number;
+  /** The jurisdiction of a regulator key by id, for acknowledgements stored before they had scopes (alert-store.ts). */
+  jurisdictionOfKey?: (keyId: string) => string | undefined;
   /** Retry and timeout settings of webhook delivery. */
   webhooks?: Pick<WebhookDelivererOptions, "maxAttempts" | "baseDelayMs" | "maxDelayMs" | "timeoutMs" | "idleMs">;
 }
@@ -43,6 +46,8 @@ export interface Alerts {
   policySource: PolicySource;
   deliverer: WebhookDeliverer;
   routes: express.Router;
+  /** Raises the `auth` alert for a key id that failed to authenticate repeatedly (the throttle calls it once per window). */
+  repeatedAuthFailures(report: RepeatedFailures & { keyName?: string }): void;
   stop(): Promise<void>;
 }
 
@@ -55,9 +60,9 @@ const ANCHORING_SEVERITY: Record<string, Severity> = {
   "chain-unreachable": "warning",
 };
 
-export async function startAlerts({ db, policyFile, logger, anchorer, policyPollMs, webhooks }: StartAlertsParameters): Promise<Alerts> {
+export async function startAlerts({ db, policyFile, logger, anchorer, policyPollMs, jurisdictionOfKey, webhooks }: StartAlertsParameters): Promise<Alerts> {
   const log = logger.child({ module: "alerts" });
-  const store = await AlertStore.open(db);
+  const store = await AlertStore.open(db, { jurisdictionOfKey });
   const report = (what: string, created: Promise<unknown>) => {
     created.catch((error) => log.error({ err: error }, `could not record the ${what} alert`));
   };
@@ -88,6 +93,17 @@ export async function startAlerts({ db, policyFile, logger, anchorer, policyPoll
     policySource,
     deliverer,
     routes: createAlertRoutes({ alerts: store, policy: policySource }),
+    // Built from counts and the key's id and name only: never from what was presented.
+    repeatedAuthFailures: ({ keyId, keyName, failures, windowMs, addresses }) =>
+      report(
+        "auth",
+        store.create({
+          kind: "auth",
+          ruleId: "repeated-failures",
+          severity: "warning",
+          message: `${failures} failed authentications for key ${keyId}${keyName ? ` (${JSON.stringify(keyName)})` : ""} within ${Math.round(windowMs / 1000)} s, from ${addresses}${addresses >= 16 ? " or more" : ""} address${addresses === 1 ? "" : "es"}; further failures for it are answered 429 until the window ends`,
+        }),
+      ),
     stop: () =>
       (stopping ??= (async () => {
         anchorer?.off("problem", onProblem);

@@ -8,7 +8,8 @@ import type { KeyStore } from "../auth/key-store";
 import { requireRole } from "../auth/access";
 import type { LedgerService } from "../ledger-service";
 import { ROLES, type Principal } from "../auth/key-store";
-import { authenticate, principalOf } from "./authenticate";
+import { authenticate, authenticator, principalOf } from "./authenticate";
+import { AuthThrottle, type RepeatedFailures } from "./auth-throttle";
 import { errorHandler } from "./error-handler";
 import { parseIndex, parseLimit } from "./params";
 import { openApiDocument } from "./openapi";
@@ -45,6 +46,8 @@ export interface HttpAppParameters {
   bodyLimitBytes: number;
   rateLimit: { ratePerSecond: number; burst: number };
   /** Liveness: false once the gateway is stopping (GET /healthz). */
+  /** Failed authentications throttled per client address and key id (none when omitted). */
+  authFailures?: { maxFailures: number; windowMs: number; onRepeatedFailures?: (report: RepeatedFailures) => void };
   isReady: () => boolean;
   /** Readiness (GET /readyz); without it, only whether the gateway is stopping. */
   readiness?: () => Promise<Readiness>;
@@ -52,13 +55,14 @@ export interface HttpAppParameters {
   consoleSourceMaps?: boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
+export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, authFailures, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
   // The ingest path's: the same, but a large batch is kept as bytes for the preparation pool (LedgerService.submitBatchBody).
   const parseOrKeepJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: keepBodyBytesWhen((n) => ledger.takesBatchBody?.(n) ?? false) });
   const buckets = tokenBuckets(rateLimit);
+  const authenticateRequest = authenticator(keys, authFailures && new AuthThrottle(authFailures));
 
   const app = express();
   app.disable("x-powered-by");
@@ -80,7 +84,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
 
   const v1 = express.Router();
-  v1.use(authenticate(keys));
+  v1.use(authenticate(authenticateRequest));
   v1.use(rateLimitPerKey(buckets));
   v1.use(requireJsonBody);
   v1.use(parseJson);
@@ -206,7 +210,7 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   app.use((req, _res, next) => next(new AppError({ code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` })));
   app.use(errorHandler(logger));
 
-  const ingest = ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, parseOrKeepJson, logger });
+  const ingest = ingestRoute({ ledger, authenticate: authenticateRequest, buckets, securityHeaders, parseJson, parseOrKeepJson, logger });
   return (req, res) => (req.method === "POST" && pathOf(req.url) === INGEST_PATH ? ingest(req, res) : app(req, res));
 }
 

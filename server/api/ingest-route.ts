@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { Logger } from "pino";
-import type { KeyStore, Principal } from "../auth/key-store";
+import type { Principal } from "../auth/key-store";
 import type { LedgerService } from "../ledger-service";
-import { principalFromAuthorization } from "./authenticate";
+import type { Authenticator } from "./authenticate";
 import { errorAnswer } from "./error-handler";
 import { refuseNonJsonBody } from "./json-content-type";
 import { BodyBytesKept, bodyBytesOf, refuseNonText } from "./json-input";
@@ -29,7 +29,8 @@ export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (
 
 export interface IngestRouteParameters {
   ledger: LedgerService;
-  keys: KeyStore;
+  /** The app's authentication (with its throttle of failures). */
+  authenticate: Authenticator;
   /** The app's buckets: one budget per key across every route. */
   buckets: TokenBuckets;
   /** The app's `helmet()`. */
@@ -43,13 +44,13 @@ export interface IngestRouteParameters {
 
 export const INGEST_PATH = "/v1/events";
 
-export function ingestRoute({ ledger, keys, buckets, securityHeaders, parseJson, parseOrKeepJson, logger }: IngestRouteParameters): (req: IncomingMessage, res: ServerResponse) => void {
+export function ingestRoute({ ledger, authenticate, buckets, securityHeaders, parseJson, parseOrKeepJson, logger }: IngestRouteParameters): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     let principal: Principal | undefined;
     const handle = async () => {
       await run(securityHeaders, req, res);
       logWhenAnswered(logger, res, () => ({ method: req.method, path: INGEST_PATH, key: principal?.id }));
-      principal = principalFromAuthorization(keys, req.headers.authorization);
+      principal = authenticate(req, res);
       takeToken(buckets, principal.id, res);
       refuseNonJsonBody(req.headers);
       try {

@@ -1,12 +1,15 @@
 /**
- * Audits as background jobs, one at a time: starting while one runs returns the
- * running one. Jobs live in memory (the last few); the last finished one is also
- * kept in the `audit` sublevel, so its report survives a restart.
+ * Audits as background jobs, one at a time gateway-wide: starting while one runs
+ * returns the running one. A key may start one per `minIntervalMs` (counted from
+ * its previous start, in memory), so no key can keep the gateway auditing back to
+ * back. Jobs live in memory (the last few); the last finished one is also kept in
+ * the `audit` sublevel, so its report survives a restart.
  */
 import { randomUUID } from "node:crypto";
+import { AppError } from "../errors";
 import { SYNCED, type Database, type Stores } from "../store/database";
 import type { MerkleTreeStore } from "../merkle";
-import { runAudit } from "./audit";
+import { runAudit, type RunAuditParameters } from "./audit";
 import type { AuditProgress, AuditReport } from "./report";
 import { levelAuditSources, type AuditChain } from "./sources";
 
@@ -37,6 +40,23 @@ export interface AuditJobsParameters {
   now?: () => Date;
   /** Finished jobs kept in memory (default 20). */
   keep?: number;
+  /** Shortest time between two starts by one key (default 0: no limit). */
+  minIntervalMs?: number;
+}
+
+/** A key asked for an audit before its interval was over: 429, Retry-After `retryAfterSeconds`. */
+export class AuditTooSoonError extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, minIntervalMs: number) {
+    super({
+      code: "RATE_LIMITED",
+      message: `this key started an audit less than ${Math.ceil(minIntervalMs / 1000)} s ago; it may start the next one in ${retryAfterSeconds} s`,
+      details: { retryAfterSeconds },
+    });
+    this.name = "AuditTooSoonError";
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
 }
 
 const LATEST_KEY = "latest";
@@ -47,6 +67,9 @@ export class AuditJobs {
   private readonly run: AuditRun;
   private readonly now: () => Date;
   private readonly keep: number;
+  private readonly minIntervalMs: number;
+  /** When each key last started an audit (ms since the epoch); at most one entry per key. */
+  private readonly lastStartBy = new Map<string, number>();
   private running?: { job: AuditJob; controller: AbortController; done: Promise<void> };
   private latestId?: string;
 
@@ -55,6 +78,7 @@ export class AuditJobs {
     this.run = p.run;
     this.now = p.now ?? (() => new Date());
     this.keep = p.keep ?? 20;
+    this.minIntervalMs = p.minIntervalMs ?? 0;
   }
 
   /** Opens the runner, loading the last finished job from the database. */
@@ -73,9 +97,18 @@ export class AuditJobs {
     return jobs;
   }
 
-  /** Starts an audit, or returns the one running. */
-  start(): { job: AuditJob; started: boolean } {
+  /**
+   * Starts an audit for the key `by`, or returns the one running (whoever started it);
+   * an AuditTooSoonError when `by` started one less than minIntervalMs ago.
+   */
+  start(by?: string): { job: AuditJob; started: boolean } {
     if (this.running) return { job: snapshot(this.running.job), started: false };
+    const at = this.now().getTime();
+    if (by !== undefined) {
+      const last = this.lastStartBy.get(by);
+      if (last !== undefined && at - last < this.minIntervalMs) throw new AuditTooSoonError(Math.max(1, Math.ceil((last + this.minIntervalMs - at) / 1000)), this.minIntervalMs);
+      this.lastStartBy.set(by, at);
+    }
     const job: AuditJob = { id: randomUUID(), state: "running", processed: 0, total: 0, eventsPerSecond: 0, startedAt: this.now().toISOString() };
     const controller = new AbortController();
     this.remember(job);
@@ -153,12 +186,14 @@ export interface GatewayAuditParameters {
   tree: Pick<MerkleTreeStore, "size" | "root">;
   logId: string;
   chain?: AuditChain;
+  /** Turn-taking with ingest (IngestPriority.consumer({ catchesUp: false })): the audit yields to submissions. */
+  turns?: RunAuditParameters["turns"];
 }
 
 /** The audit of a running gateway's own database, for {@link AuditJobs}. */
-export function gatewayAuditRun({ stores, tree, logId, chain }: GatewayAuditParameters): AuditRun {
+export function gatewayAuditRun({ stores, tree, logId, chain, turns }: GatewayAuditParameters): AuditRun {
   return async (onProgress, signal) => {
     const sources = await levelAuditSources(stores, { store: tree });
-    return runAudit({ ...sources, logId, chain, onProgress, signal });
+    return runAudit({ ...sources, logId, chain, onProgress, signal, turns });
   };
 }

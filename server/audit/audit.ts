@@ -27,6 +27,11 @@ export interface RunAuditParameters {
   onProgress?: (progress: AuditProgress) => void;
   progressEveryMs?: number;
   signal?: AbortSignal;
+  /**
+   * Turn-taking with ingest (IngestPriority.consumer({ catchesUp: false })): asked before
+   * each chunk, so an audit waits, within bounds, while submissions keep the gateway busy.
+   */
+  turns?: { take(lag: () => number, stopped: () => boolean): Promise<void> };
   /** Records per chunk (default 2048): one node read per chunk. */
   chunkSize?: number;
   /** Chain calls in flight ahead of the scan (default 8). */
@@ -157,6 +162,8 @@ export async function runAudit(p: RunAuditParameters): Promise<AuditReport> {
   };
 
   const flush = async () => {
+    // Never behind in the priority's sense (lag 0): only quiet, light load or the longest wait let it go on.
+    await p.turns?.take(() => 0, () => signal?.aborted === true);
     checkAborted(signal);
     const next = slots.length > 0 ? startChunk(slots) : undefined;
     slots = [];

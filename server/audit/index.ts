@@ -1,7 +1,7 @@
 /** The full audit: recompute, compare, report the first divergence; as a job and an HTTP API. */
 export { runAudit, AuditError, type RunAuditParameters } from "./audit";
 export { LedgerAuditor, inspectRecord, nodesCompletedBy, type CheckpointRoot, type InspectedRecord } from "./auditor";
-export { AuditJobs, gatewayAuditRun, type AuditJob, type AuditJobState, type AuditRun, type AuditJobsParameters } from "./audit-jobs";
+export { AuditJobs, AuditTooSoonError, gatewayAuditRun, type AuditJob, type AuditJobState, type AuditRun, type AuditJobsParameters } from "./audit-jobs";
 export { createAuditRoutes, AUDIT_ROLES, type AuditRoutesParameters } from "./routes";
 export {
   contractAuditChain,

@@ -32,7 +32,7 @@ export const auditOpenApiPaths = {
       summary: "Start a full audit (roles admin, auditor, regulator); while one runs, answers with it",
       description:
         "Recomputes the tree from every stored record, checks every stored tree node, compares each confirmed checkpoint with the recomputed root and with the chain, and reports the first divergence: which leaf was altered, removed or reordered, which checkpoint no longer matches.",
-      responses: { "202": { description: "{ job, started }", ...jobAnswer }, ...errors },
+      responses: { "202": { description: "{ job, started }", ...jobAnswer }, ...errors, "429": error("This key started an audit less than AUDIT_MIN_INTERVAL_MS ago; Retry-After says when it may start the next") },
     },
   },
   "/v1/audit/latest": {

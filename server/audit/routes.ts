@@ -3,11 +3,13 @@ import { principalOf } from "../api/authenticate";
 import { requireRole } from "../auth/access";
 import type { Role } from "../auth/key-store";
 import { AppError } from "../errors";
-import type { AuditJobs } from "./audit-jobs";
+import { AuditTooSoonError, type AuditJobs } from "./audit-jobs";
 
 /**
  * The audit API, mounted under /v1 (after authentication):
- * - `POST /audit` starts a full audit (or returns the one running): 202 `{ job }`;
+ * - `POST /audit` starts a full audit (or returns the one running, whoever started it):
+ *   202 `{ job, started }`; 429 with Retry-After when this key started one less than
+ *   the minimum interval ago (AuditJobs);
  * - `GET /audit/latest`: the running or last finished job, `{ job }`;
  * - `GET /audit/:id`: one job, `{ job }`, with `report` once done.
  * Full audits are for admins, auditors and regulators.
@@ -25,8 +27,16 @@ export function createAuditRoutes({ jobs }: AuditRoutesParameters): express.Rout
   const router = express.Router();
 
   router.post("/audit", (req, res) => {
-    requireRole(principalOf(req), ...AUDIT_ROLES);
-    const { job, started } = jobs.start();
+    const principal = principalOf(req);
+    requireRole(principal, ...AUDIT_ROLES);
+    let answer: ReturnType<typeof jobs.start>;
+    try {
+      answer = jobs.start(principal.id);
+    } catch (error) {
+      if (error instanceof AuditTooSoonError) res.setHeader("Retry-After", String(error.retryAfterSeconds));
+      throw error;
+    }
+    const { job, started } = answer;
     res.status(202).location(`${req.baseUrl}/audit/${job.id}`).json({ job, started });
   });
 

@@ -38,6 +38,11 @@ export interface CreateKeyParameters {
 
 const KEY_PATTERN = /^pl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+/** The id a presented key names, if it has the form of a key (whether or not such a key exists). */
+export function keyIdOf(presented: string): string | undefined {
+  return KEY_PATTERN.exec(presented)?.[1];
+}
+
 export class KeyStore {
   private readonly keys;
   private readonly cache = new Map<string, KeyRecord>();
@@ -90,6 +95,12 @@ export class KeyStore {
       this.cache.set(id, revoked);
     }
     return toPrincipal(this.cache.get(id)!);
+  }
+
+  /** The key with this id (revoked or not), if there is one. */
+  get(id: string): Principal | undefined {
+    const record = this.cache.get(id);
+    return record && toPrincipal(record);
   }
 
   list(): Principal[] {

@@ -78,9 +78,13 @@ export class IngestPriority {
     return this.submissions > 0 || this.now() - this.lastSubmissionEnded < this.quietMs;
   }
 
-  /** A consumer's turn-taking; one per background loop. */
-  consumer(): DerivedWorkTurns {
-    return new DerivedWorkTurns(this);
+  /**
+   * A consumer's turn-taking; one per background loop. `catchesUp: false` for work
+   * that is not behind the log (the audit): it has no backlog to clear, so it waits
+   * before every chunk, each wait still ending after at most `maxDeferMs`.
+   */
+  consumer({ catchesUp = true }: { catchesUp?: boolean } = {}): DerivedWorkTurns {
+    return new DerivedWorkTurns(this, catchesUp);
   }
 
   /**
@@ -109,7 +113,10 @@ export class IngestPriority {
 export class DerivedWorkTurns {
   private catchingUp = false;
 
-  constructor(private readonly priority: IngestPriority) {}
+  constructor(
+    private readonly priority: IngestPriority,
+    private readonly catchesUp = true,
+  ) {}
 
   /**
    * Resolves when the next chunk may run. `lag()` is how far the consumer is
@@ -123,7 +130,7 @@ export class DerivedWorkTurns {
     for (;;) {
       const reason = this.priority.reasonToRun(lag(), since, load);
       if (reason !== undefined) {
-        this.catchingUp = reason === "lag" || reason === "deferred long enough";
+        this.catchingUp = this.catchesUp && (reason === "lag" || reason === "deferred long enough");
         return;
       }
       if (stopped()) return;

@@ -186,6 +186,25 @@ describe("IngestPriority: derived work makes way for ingest", function () {
     expect(measured).to.be.closeTo(cpuMs(cpu2) / (performance.now() - wall2), 0.2);
   });
 
+  it("a consumer that does not catch up (the audit) waits before every chunk, each wait at most maxDeferMs, and stops waiting when stopped", async function () {
+    const clock = new Clock();
+    const priority = clock.priority();
+    openSubmission(priority); // never ends: ingest stays busy
+    const turns = priority.consumer({ catchesUp: false });
+    for (let chunk = 0; chunk < 2; chunk++) {
+      const turn = turns.take(() => 0, () => false);
+      clock.ms += 4_999;
+      expect(await settlesSoon(turn)).to.equal(false, `chunk ${chunk} waits`);
+      clock.ms += 1;
+      expect(await settles(turn)).to.equal(true);
+    }
+    let stopped = false;
+    const last = turns.take(() => 0, () => stopped);
+    expect(await settlesSoon(last)).to.equal(false);
+    stopped = true;
+    expect(await settles(last)).to.equal(true);
+  });
+
   it("with maxDeferMs 0 never waits (DERIVED_MAX_DEFER_MS=0)", async function () {
     const clock = new Clock();
     const priority = clock.priority(0);

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { readDemoKeys, request, ROOT, sleep, type ApiResponse, type DemoKeys, type RequestOptions } from "./gateway-harness";
+import { readDemoKeys, request, ROOT, sleep, TEST_LIMITS, type ApiResponse, type DemoKeys, type RequestOptions } from "./gateway-harness";
 
 export interface ChildGateway {
   child: ChildProcess;
@@ -52,6 +52,7 @@ export const CHILD_DEFAULTS: Record<string, string> = {
   CHECKPOINT_MAX_AGE_MS: "200",
   ANCHOR_POLL_MS: "100",
   ANCHOR_MAX_BACKOFF_MS: "1000",
+  ...TEST_LIMITS,
 };
 
 export function spawnGateway(options: SpawnGatewayOptions): Promise<ChildGateway> {

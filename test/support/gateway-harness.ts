@@ -25,6 +25,16 @@ export const FAST_ANCHORING: Record<string, string> = {
   ANCHOR_POLL_MS: "100",
 };
 
+/**
+ * Suites probe bad keys by the hundred from 127.0.0.1 and audit several times with
+ * one key; the throttles' own tests (test/security/auth-throttle, audit-throttle)
+ * set the real limits.
+ */
+export const TEST_LIMITS: Record<string, string> = {
+  AUTH_FAILURE_LIMIT: "100000",
+  AUDIT_MIN_INTERVAL_MS: "1",
+};
+
 export interface DemoKey {
   key: string;
   record: { id: string; name: string; role: string; jurisdiction?: string; createdAt: string; revokedAt?: string };
@@ -66,7 +76,7 @@ export async function startTestGateway(
   options: { dataDir?: string; env?: Record<string, string>; logger?: Logger; onProgress?: (message: string) => void } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? makeTempDir();
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", ...FAST_ANCHORING, ...options.env });
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent", ...FAST_ANCHORING, ...TEST_LIMITS, ...options.env });
   const gateway = await startGateway(config, { onProgress: options.onProgress ?? (() => undefined), ...(options.logger ? { logger: options.logger } : {}) });
   const keys = readDemoKeys(dataDir);
   let stopped = false;

@@ -3,4 +3,4 @@
  * from there because that module is the server's storage (LevelDB, node:events).
  * A test keeps the two lists equal.
  */
-export const ALERT_KINDS = ["negative-list", "threshold", "anchoring", "policy"] as const;
+export const ALERT_KINDS = ["negative-list", "threshold", "anchoring", "policy", "auth"] as const;
