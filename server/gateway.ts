@@ -26,6 +26,8 @@ import { EventIndexer } from "./query/event-indexer";
 import { OrgRegistry, parseRegistryFile } from "./orgs/org-registry";
 import { startAlerts, type Alerts } from "./alerts";
 import { AuditJobs, contractAuditChain, createAuditRoutes, gatewayAuditRun } from "./audit";
+import { registerNoteKey } from "./chain/note-key";
+import { OpenLog, createOpenLogRouter, defaultOrigin, loadNoteSigner, tlogProofOf } from "./openlog";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -50,6 +52,8 @@ export interface Gateway {
   orgs: OrgRegistry;
   alerts: Alerts;
   audits: AuditJobs;
+  /** Signed checkpoints and tiles (server/openlog/): `openLog.noteKey` is the log list's `noteKey`. */
+  openLog: OpenLog;
   keys: KeyStore;
   logger: Logger;
   stop(): Promise<void>;
@@ -93,6 +97,11 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    const origin = config.logOrigin ?? defaultOrigin({ chainId: chain.chainId, contract: chain.contract, logId: meta.logId });
+    const noteSigner = loadNoteSigner({ dataDir: config.dataDir, keyFile: config.logNoteKeyFile, origin });
+    const registration = await registerNoteKey({ provider: chain.provider, wallet: chain.wallet, contract: chain.contract, logId: meta.logId, publicKey: noteSigner.publicKey, rpcUrl: chain.rpcUrl });
+    if (registration.status === "registered") progress(`registered the log's note key in the contract (origin ${origin})`);
+    else if ("message" in registration) logger.warn(registration.message);
     const audits = await AuditJobs.open({
       db,
       run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
@@ -128,6 +137,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(() => indexer.stop());
     await anchorer.start();
     cleanups.push(() => anchorer.stop());
+    const openLog = await OpenLog.start({ db, log, tree, anchorer, signer: noteSigner, origin, logger: logger.child({ module: "openlog" }) });
+    cleanups.push(() => openLog.stop());
 
     const preparation = new PreparationPool({ subjectSecret, minBytes: config.ingestWorkerMinBytes, logger: logger.child({ module: "ingest" }) });
     cleanups.push(() => preparation.close());
@@ -144,9 +155,11 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       maxBacklog: config.ingestMaxBacklog,
       priority,
       preparation,
+      openLogStatus: () => openLog.status(),
     });
     let accepting = true;
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
+    const openLogRoutes = { router: createOpenLogRouter({ openLog, keys, log, tree, checkpoints: anchorer.checkpoints }), tlogProof: (index: number) => tlogProofOf(openLog, tree, index) };
+    const app = createHttpApp({ ledger, keys, orgs, openLog: openLogRoutes, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, isReady: () => accepting });
     const server = await listen(app, config.host, config.port);
     cleanups.push(() => closeServer(server));
     const { port } = server.address() as AddressInfo;
@@ -168,6 +181,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
       alerts,
       audits,
+      openLog,
       keys,
       logger,
       stop: () => {
