@@ -60,9 +60,11 @@ export function verifierKey(v: { name: string; publicKey: Uint8Array }): string 
 /** Parses a verifier key string (attacker-controlled when it comes from a file or a gateway). */
 export function parseVerifierKey(text: string): NoteVerifier {
   const bad = (why: string) => new OpenLogError({ code: "MALFORMED_KEY", message: `verifier key ${JSON.stringify(text.slice(0, 200))}: ${why}` });
+  // The base64 key may itself contain "+": it is everything after the second one.
   const parts = text.split("+");
-  if (parts.length !== 3) throw bad("want name+hash+key");
-  const [name, hashHex, keyB64] = parts as [string, string, string];
+  if (parts.length < 3) throw bad("want name+hash+key");
+  const [name, hashHex] = parts as [string, string];
+  const keyB64 = parts.slice(2).join("+");
   if (!isValidKeyName(name)) throw bad("bad key name");
   if (!/^[0-9a-f]{8}$/.test(hashHex)) throw bad("key hash must be 8 lowercase hex digits");
   const key = decodeBase64Strict(keyB64);

@@ -67,6 +67,17 @@ describe("open log: signed notes (c2sp.org/signed-note)", () => {
     expect(code(() => openNote(GO_TEXT, parseVerifierKey(GO_VKEY)))).to.equal("MALFORMED_NOTE");
   });
 
+  it("round-trips verifier keys whose base64 holds \"+\" and \"/\"", () => {
+    let withPlus = 0;
+    for (let i = 0; i < 64; i++) {
+      const signer = noteSignerFromSeed("example.com/log", Buffer.alloc(32, i));
+      const key = verifierKey(signer);
+      if (key.split("+").length > 3) withPlus++;
+      expect(Buffer.from(parseVerifierKey(key).publicKey)).to.deep.equal(Buffer.from(signer.publicKey));
+    }
+    expect(withPlus).to.be.greaterThan(0);
+  });
+
   it("refuses malformed verifier keys, as Go's NewVerifier does", () => {
     for (const bad of [
       "PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",
