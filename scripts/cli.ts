@@ -21,6 +21,7 @@ import { loadOrCreateLogMeta } from "../server/store/meta";
 import { isAppError } from "../server/errors";
 import { OrgRegistry, parseRegistryFile } from "../server/orgs/org-registry";
 import { registerAuditCommand } from "./audit-command";
+import { registerMonitorCommand } from "./monitor-command";
 
 const program = new Command()
   .name("ledger")
@@ -170,6 +171,7 @@ function withDataDir<T>(options: TargetOptions, work: (stores: Stores) => Promis
 }
 
 registerAuditCommand(program);
+registerMonitorCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

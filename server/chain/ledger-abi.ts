@@ -13,6 +13,7 @@ export const LEDGER_ABI = [
   "function setLogNoteKey(bytes32 logId, bytes32 publicKey)",
   "function logNoteKey(bytes32 logId) view returns (bytes32)",
   "function hasRole(bytes32 role, address account) view returns (bool)",
+  "function checkpointAt(bytes32 logId, uint256 treeSize) view returns (bytes32 rootHash, uint64 anchoredAt, uint64 blockNumber, uint64 previousTreeSize)",
   "function LOG_ADMIN_ROLE() view returns (bytes32)",
   "event CheckpointAnchored(bytes32 indexed logId, uint256 indexed treeSize, bytes32 rootHash, uint256 previousTreeSize)",
   "event LogNoteKeyChanged(bytes32 indexed logId, bytes32 previousKey, bytes32 newKey)",

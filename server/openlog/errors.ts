@@ -18,6 +18,7 @@ export type OpenLogErrorCode =
   | "ENTRY_HASH_MISMATCH"
   | "MALFORMED_ENTRY"
   | "UNTRUSTED_LOG"
+  | "NOTE_KEY_MISMATCH"
   | "NOT_ANCHORED"
   | "FETCH_FAILED";
 
