@@ -99,7 +99,11 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(chain.close);
     const origin = config.logOrigin ?? defaultOrigin({ chainId: chain.chainId, contract: chain.contract, logId: meta.logId });
     const noteSigner = loadNoteSigner({ dataDir: config.dataDir, keyFile: config.logNoteKeyFile, origin });
-    const registration = await registerNoteKey({ provider: chain.provider, wallet: chain.wallet, contract: chain.contract, logId: meta.logId, publicKey: noteSigner.publicKey, rpcUrl: chain.rpcUrl });
+    // Before the anchorer starts, so that its transactions and this one never race for a nonce.
+    // A chain that did not answer at start is not waited for again: the next start registers.
+    const registration = chain.reachable
+      ? await registerNoteKey({ provider: chain.provider, wallet: chain.wallet, contract: chain.contract, logId: meta.logId, publicKey: noteSigner.publicKey, rpcUrl: chain.rpcUrl })
+      : { status: "failed" as const, message: `the log's note key is not registered in the contract: the chain did not answer at start; the next start registers it` };
     if (registration.status === "registered") progress(`registered the log's note key in the contract (origin ${origin})`);
     else if ("message" in registration) logger.warn(registration.message);
     const audits = await AuditJobs.open({
@@ -203,6 +207,8 @@ interface ConnectedChain {
   contract: string;
   chainId: number;
   embedded: boolean;
+  /** Whether the chain answered at start (an external chain may not, with CHAIN_ID set). */
+  reachable: boolean;
   anvil?: AnvilNode;
   close: () => Promise<void>;
 }
@@ -226,6 +232,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       contract: embedded.contract,
       chainId: embedded.chainId,
       embedded: true,
+      reachable: true,
       anvil: embedded.anvil,
       close: async () => {
         embedded.provider.destroy();
@@ -235,7 +242,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
   }
   const { rpcUrl, contract } = config.chain;
   const external = await connectExternalChain(config.chain, progress);
-  return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, close: async () => external.provider.destroy() };
+  return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, reachable: external.reachable, close: async () => external.provider.destroy() };
 }
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
