@@ -22,6 +22,7 @@ const SUITES: Record<string, () => Suite> = {
   anchoring: () => require("./anchoring.bench").anchoringBench,
   queries: () => require("./queries.bench").queriesBench,
   memory: () => require("./memory.bench").memoryBench,
+  openlog: () => require("./openlog.bench").openlogBench,
 };
 
 interface Arguments {
