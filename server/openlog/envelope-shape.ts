@@ -9,6 +9,8 @@ import { eventSchema } from "../domain/event-schema";
  * the problem, or undefined. Entries come from the gateway: parsed defensively.
  */
 const HEX32 = /^0x[0-9a-f]{64}$/;
+// One decoder for all entries: making one per entry cost as much as the parse.
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 const envelopeSchema = z.strictObject({
   v: z.literal(1),
@@ -23,7 +25,7 @@ export function envelopeProblem(entry: Uint8Array, leafIndex: number, logId: str
   let text: string;
   let value: unknown;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(entry);
+    text = UTF8.decode(entry);
     value = JSON.parse(text);
   } catch {
     return "not UTF-8 JSON";
