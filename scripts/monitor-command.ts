@@ -25,6 +25,7 @@ import { openCheckpoint, parseVerifierKey, type CheckpointBody, type NoteVerifie
 import { tilePath, type TileId } from "../server/openlog/tiles";
 import { parseTrustedLogs, type TrustedLog } from "../server/openlog/trusted-logs";
 import { CliError } from "./cli-support";
+import { raiseMonitorAlert, readWebhooks } from "./monitor-alerts";
 
 export interface MonitorOptions {
   url: string;
@@ -35,6 +36,8 @@ export interface MonitorOptions {
   /** Which trusted log, when the gateway's origin does not say (its noteKey's name). */
   log?: string;
   json?: boolean;
+  /** A gateway policy file (POLICY_FILE's format): a divergence is posted to its webhooks. */
+  policy?: string;
 }
 
 export interface MonitorIo {
@@ -83,14 +86,18 @@ export function registerMonitorCommand(program: Command, options: { io?: Monitor
     .option("--key <key>", "a key whose scope is the whole log (monitor, admin, unscoped auditor): re-hash every entry (env LEDGER_MONITOR_KEY)", process.env.LEDGER_MONITOR_KEY)
     .option("--state <dir>", "where the verified tree is kept between runs", "./monitor-state")
     .option("--log <logId>", "the trusted log to follow (default: the one whose noteKey names the gateway's origin)")
+    .option("--policy <file>", "a gateway policy file: post a divergence to its webhooks, signed as the gateway signs its alerts")
     .option("--json", "print the verdict as JSON")
     .action(async (commandOptions: MonitorOptions) => exit(await runMonitor(commandOptions, io)));
 }
 
 /** Runs one pass of the monitor; returns the exit code and never throws. */
 export async function runMonitor(options: MonitorOptions, io: MonitorIo = PROCESS_IO): Promise<ExitCode> {
+  let webhooks: { url: string; secret?: string }[] = [];
+  const context: { logId?: string } = {};
   try {
-    const report = await monitorLog(options, (message) => io.stderr(`ledger monitor: ${message}\n`));
+    if (options.policy) webhooks = readWebhooks(options.policy);
+    const report = await monitorLog(options, (message) => io.stderr(`ledger monitor: ${message}\n`), context);
     const line = `ok: log ${report.logId} verified from tiles up to ${report.treeSize} leaves, root ${report.rootHash}; ${report.checkpoints} new checkpoint(s) checked against the chain, ${report.signedNotes} signed note(s), ${report.entries} entries re-hashed${report.pendingOnChain ? `; ${report.pendingOnChain} anchored checkpoint(s) not yet published` : ""}`;
     io.stdout(options.json ? JSON.stringify({ ok: true, ...report }) + "\n" : line + "\n");
     return 0;
@@ -100,6 +107,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo = PROCES
       const hashes = error.expected ? `: expected ${error.expected}, found ${error.found}` : "";
       const line = `DIVERGENCE ${error.code}${where ? ` ${where}` : ""}${hashes} — ${error.message}`;
       io.stdout(options.json ? JSON.stringify({ ok: false, code: error.code, treeSize: error.treeSize, tile: error.tile, expected: error.expected, found: error.found, message: error.message }) + "\n" : line + "\n");
+      if (webhooks.length > 0) for (const problem of await raiseMonitorAlert(webhooks, error, context.logId ?? options.log)) io.stderr(`ledger monitor: ${problem}\n`);
       return 1;
     }
     if (error instanceof CliError) {
@@ -111,7 +119,8 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo = PROCES
   }
 }
 
-export async function monitorLog(options: MonitorOptions, progress: (message: string) => void): Promise<MonitorReport> {
+/** `context.logId` names the log being followed as soon as it is known (for alerts). */
+export async function monitorLog(options: MonitorOptions, progress: (message: string) => void, context: { logId?: string } = {}): Promise<MonitorReport> {
   const base = options.url.replace(/\/+$/, "") + "/v1/log/";
   const fetchBytes = (route: string, key?: string) => getBytes(base + route, key);
   let trusted: TrustedLog[];
@@ -128,6 +137,7 @@ export async function monitorLog(options: MonitorOptions, progress: (message: st
   const origin = latestText.slice(0, latestText.indexOf("\n"));
   const log = options.log ? trusted.find((l) => l.logId === options.log!.toLowerCase()) : trusted.find((l) => l.noteKey && safeKeyName(l.noteKey) === origin);
   if (!log) throw new OpenLogError({ code: "UNTRUSTED_LOG", message: `no trusted log in ${options.trust} ${options.log ? `has id ${options.log}` : `has a noteKey named ${JSON.stringify(origin)}`}` });
+  context.logId = log.logId;
   if (!log.noteKey) throw new OpenLogError({ code: "UNTRUSTED_LOG", message: `the trusted log ${log.logId} has no noteKey in ${options.trust}` });
   const verifier = parseVerifierKey(log.noteKey);
   const latestNote = openCheckpoint(latestText, verifier, verifier.name);

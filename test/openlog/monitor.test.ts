@@ -5,7 +5,10 @@
  * are each caught and named (code, size, tile, expected and found hash).
  */
 import { expect } from "chai";
+import { createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { makeEvents, makeTempDir, removeDir, startTestGateway, stopAndRemove, waitFor, waitForReceipt, type TestGateway } from "../support/gateway-harness";
 import { runMonitor, type MonitorOptions } from "../../scripts/monitor-command";
@@ -147,9 +150,30 @@ describe("ledger monitor: following a gateway's log from tiles and the chain", f
       await notes.put(indexKey(size), JSON.stringify({ treeSize: size, rootHash: "0x" + "ab".repeat(32), note }));
       await stores.close();
     });
-    const run = await monitor(options("note-root"));
+    // With a gateway policy file, the divergence also goes to its webhooks, signed as the gateway signs.
+    const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+    const hook = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => (received.push({ headers: req.headers, body }), res.writeHead(204).end()));
+    });
+    await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+    const secret = "monitor-webhook-secret-0123456789";
+    const policy = path.join(work, "policy.json");
+    writeFileSync(policy, JSON.stringify({ version: 1, webhooks: [{ url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`, secret }] }));
+    let run: Run;
+    try {
+      run = await monitor(options("note-root", { policy }));
+    } finally {
+      hook.close();
+    }
     expect(run.code, run.stdout + run.stderr).to.equal(1);
     expect(run.stdout).to.match(new RegExp(`^DIVERGENCE NOTE_ROOT_MISMATCH at tree size ${size}, checkpoint: expected 0x[0-9a-f]{64}, found 0x${"ab".repeat(32)}`));
+    expect(received).to.have.length(1);
+    const { alert } = JSON.parse(received[0]!.body);
+    expect(alert).to.include({ kind: "monitor", severity: "critical", code: "NOTE_ROOT_MISMATCH", treeSize: size, found: "0x" + "ab".repeat(32), logId: g.gateway.logId });
+    expect(received[0]!.headers["x-ledger-signature"]).to.equal("sha256=" + createHmac("sha256", secret).update(received[0]!.body).digest("hex"));
+    expect(received[0]!.headers["x-ledger-delivery"]).to.equal(alert.id);
     await whileStopped(async (dataDir) => {
       const stores = await openStores(dataDir);
       await stores.db.sublevel<string, string>("notes", { valueEncoding: "utf8" }).put(indexKey(size), original!);
