@@ -23,6 +23,7 @@ const SUITES: Record<string, () => Suite> = {
   queries: () => require("./queries.bench").queriesBench,
   memory: () => require("./memory.bench").memoryBench,
   audit: () => require("./audit.bench").auditBench,
+  openlog: () => require("./openlog.bench").openlogBench,
 };
 
 interface Arguments {

@@ -28,6 +28,9 @@ interface IProvenanceLedger {
     /// @dev `anchorer` (the zero address) cannot be a log's anchorer.
     error ProvenanceLedgerInvalidAnchorer(address anchorer);
 
+    /// @dev `publicKey` (zero) cannot be a log's note key.
+    error ProvenanceLedgerInvalidNoteKey(bytes32 logId, bytes32 publicKey);
+
     /// @dev `admin` (the zero address) cannot be the initial admin.
     error ProvenanceLedgerInvalidAdmin(address admin);
 
@@ -64,6 +67,10 @@ interface IProvenanceLedger {
 
     /// @dev Emitted when the anchorer of log `logId` changes from `previousAnchorer` to `newAnchorer`.
     event AnchorerChanged(bytes32 indexed logId, address indexed previousAnchorer, address indexed newAnchorer);
+
+    /// @dev Emitted when the Ed25519 public key that signs the checkpoint notes of log `logId`
+    /// changes from `previousKey` (zero if none) to `newKey`.
+    event LogNoteKeyChanged(bytes32 indexed logId, bytes32 previousKey, bytes32 newKey);
 
     /// @dev Emitted when the checkpoint (`treeSize`, `rootHash`) of log `logId` is anchored.
     /// `previousTreeSize` is the size of the checkpoint it extends, 0 for the log's first.
@@ -109,6 +116,29 @@ interface IProvenanceLedger {
      * - `logId` must be registered.
      */
     function logInfo(bytes32 logId) external view returns (address anchorer, string memory name, string memory adminCode);
+
+    /**
+     * @dev Makes `publicKey` the Ed25519 public key (RFC 8032, 32 bytes) that signs the C2SP
+     * checkpoint notes of log `logId`, so that monitors can check a note against the chain.
+     * The note verifier string is `name+hex(keyID)+base64(0x01 ‖ publicKey)` with the log's
+     * origin as name (c2sp.org/signed-note). Setting the current key again changes nothing and
+     * emits nothing.
+     *
+     * Requirements:
+     *
+     * - the caller must have the log admin role.
+     * - `logId` must be registered.
+     * - `publicKey` must not be zero.
+     *
+     * Emits a {LogNoteKeyChanged} event if the key changes.
+     */
+    function setLogNoteKey(bytes32 logId, bytes32 publicKey) external;
+
+    /**
+     * @dev Returns the Ed25519 note key of log `logId`, zero if none was set (or the log is not
+     * registered).
+     */
+    function logNoteKey(bytes32 logId) external view returns (bytes32);
 
     // --- Checkpoints --------------------------------------------------------------------------
 

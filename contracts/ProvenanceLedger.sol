@@ -14,7 +14,7 @@ import {RFC9162} from "./RFC9162.sol";
  * Roles:
  *
  * - `DEFAULT_ADMIN_ROLE` manages the roles and pauses or unpauses the ledger.
- * - `LOG_ADMIN_ROLE` registers logs and changes their anchorers.
+ * - `LOG_ADMIN_ROLE` registers logs and changes their anchorers and note keys.
  * - each log's anchorer (not a role: one address per log) anchors that log's checkpoints.
  *
  * Pausing stops anchoring only. Registering logs and changing anchorers stay possible while
@@ -44,6 +44,8 @@ contract ProvenanceLedger is IProvenanceLedger, AccessControl, Pausable {
 
     mapping(bytes32 logId => LogRecord) private _logs;
     mapping(bytes32 logId => mapping(uint256 treeSize => Checkpoint)) private _checkpoints;
+    // Apart from LogRecord so that anchoring, which reads the record, reads no extra slot.
+    mapping(bytes32 logId => bytes32 publicKey) private _noteKeys;
 
     /**
      * @dev Throws if the caller is not the anchorer of log `logId`, or the log is not registered.
@@ -95,6 +97,22 @@ contract ProvenanceLedger is IProvenanceLedger, AccessControl, Pausable {
         if (previous == anchorer) return;
         log.anchorer = anchorer;
         emit AnchorerChanged(logId, previous, anchorer);
+    }
+
+    /// @inheritdoc IProvenanceLedger
+    function setLogNoteKey(bytes32 logId, bytes32 publicKey) external onlyRole(LOG_ADMIN_ROLE) {
+        if (publicKey == bytes32(0)) revert ProvenanceLedgerInvalidNoteKey(logId, publicKey);
+        _requireRegistered(logId);
+
+        bytes32 previous = _noteKeys[logId];
+        if (previous == publicKey) return;
+        _noteKeys[logId] = publicKey;
+        emit LogNoteKeyChanged(logId, previous, publicKey);
+    }
+
+    /// @inheritdoc IProvenanceLedger
+    function logNoteKey(bytes32 logId) external view returns (bytes32) {
+        return _noteKeys[logId];
     }
 
     /// @inheritdoc IProvenanceLedger

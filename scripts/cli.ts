@@ -23,6 +23,7 @@ import { OrgRegistry, parseRegistryFile } from "../server/orgs/org-registry";
 import { registerAuditCommand } from "./audit-command";
 import { registerChainCommand } from "./chain-command";
 import { registerBackupCommands } from "./backup-command";
+import { registerMonitorCommand } from "./monitor-command";
 
 const program = new Command()
   .name("ledger")
@@ -174,6 +175,7 @@ function withDataDir<T>(options: TargetOptions, work: (stores: Stores) => Promis
 registerAuditCommand(program);
 registerChainCommand(program);
 registerBackupCommands(program);
+registerMonitorCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

@@ -24,6 +24,8 @@ const envSchema = z
     LOG_ID: hex32.optional(),
     LOG_NAME: z.string().min(1).max(128).default("demo gateway"),
     LOG_DIVISION: z.string().regex(/^\d{12}$/).default("330102000000"),
+    LOG_ORIGIN: z.string().min(1).max(256).regex(/^[^\s+]+$/, "one word: no spaces and no \"+\" (it is also the note key's name)").optional(),
+    LOG_NOTE_KEY_FILE: z.string().min(1).optional(),
     CONFIRMATIONS: positiveInt.default(1),
     CHECKPOINT_MAX_EVENTS: positiveInt.default(1000),
     CHECKPOINT_MAX_AGE_MS: positiveInt.default(5000),
@@ -69,6 +71,10 @@ export interface Config {
   chain?: { rpcUrl: string; chainId?: number; contract: string; anchorPrivateKey: string; logId: string };
   logName: string;
   logDivision: string;
+  /** The checkpoint origin line and note key name; by default derived from chain, contract and log id. */
+  logOrigin?: string;
+  /** The log's Ed25519 note key; by default DATA_DIR/note-key, made on first start. */
+  logNoteKeyFile?: string;
   confirmations: number;
   checkpointMaxEvents: number;
   checkpointMaxAgeMs: number;
@@ -136,6 +142,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     logName: e.LOG_NAME,
     logDivision: e.LOG_DIVISION,
+    logOrigin: e.LOG_ORIGIN,
+    logNoteKeyFile: e.LOG_NOTE_KEY_FILE === undefined ? undefined : path.resolve(e.LOG_NOTE_KEY_FILE),
     confirmations: e.CONFIRMATIONS,
     checkpointMaxEvents: e.CHECKPOINT_MAX_EVENTS,
     checkpointMaxAgeMs: e.CHECKPOINT_MAX_AGE_MS,

@@ -33,6 +33,8 @@ import { GatewayMetrics, metricsListener, metricsRoute } from "./metrics/gateway
 import { dumpAnvilState } from "./chain/anvil";
 import { writeBackup } from "./backup/backup";
 import { serveControlSocket } from "./backup/control-socket";
+import { registerNoteKey } from "./chain/note-key";
+import { OpenLog, createOpenLogRouter, defaultOrigin, loadNoteSigner, tlogProofOf } from "./openlog";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -59,6 +61,8 @@ export interface Gateway {
   orgs: OrgRegistry;
   alerts: Alerts;
   audits: AuditJobs;
+  /** Signed checkpoints and tiles (server/openlog/): `openLog.noteKey` is the log list's `noteKey`. */
+  openLog: OpenLog;
   keys: KeyStore;
   logger: Logger;
   stop(): Promise<void>;
@@ -105,6 +109,15 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     // Acknowledging comes first: indexing, folding and audits wait while submissions stream in, within bounds.
     const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
     const chainProbe = cachedChainProbe({ rpcUrl: chain.rpcUrl });
+    const origin = config.logOrigin ?? defaultOrigin({ chainId: chain.chainId, contract: chain.contract, logId: meta.logId });
+    const noteSigner = loadNoteSigner({ dataDir: config.dataDir, keyFile: config.logNoteKeyFile, origin });
+    // Before the anchorer starts, so that its transactions and this one never race for a nonce.
+    // A chain that did not answer at start is not waited for again: the next start registers.
+    const registration = chain.reachable
+      ? await registerNoteKey({ provider: chain.provider, wallet: chain.wallet, contract: chain.contract, logId: meta.logId, publicKey: noteSigner.publicKey, rpcUrl: chain.rpcUrl })
+      : { status: "failed" as const, message: `the log's note key is not registered in the contract: the chain did not answer at start; the next start registers it` };
+    if (registration.status === "registered") progress(`registered the log's note key in the contract (origin ${origin})`);
+    else if ("message" in registration) logger.warn(registration.message);
     const audits = await AuditJobs.open({
       db,
       run: gatewayAuditRun({
@@ -154,6 +167,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     cleanups.push(() => indexer.stop());
     await anchorer.start();
     cleanups.push(() => anchorer.stop());
+    const openLog = await OpenLog.start({ db, log, tree, anchorer, signer: noteSigner, origin, logger: logger.child({ module: "openlog" }) });
+    cleanups.push(() => openLog.stop());
 
     // `ledger backup --data-dir` reaches a running gateway here: only this process can read its databases.
     let backingUp = false;
@@ -188,6 +203,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       maxBacklog: config.ingestMaxBacklog,
       priority,
       preparation,
+      openLogStatus: () => openLog.status(),
     });
     let accepting = true;
     const readiness = () =>
@@ -205,7 +221,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
         if (key) alerts.repeatedAuthFailures({ ...report, keyName: key.name });
       },
     };
-    const app = createHttpApp({ ledger, keys, orgs, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures, isReady: () => accepting, readiness, consoleSourceMaps: config.consoleSourceMaps });
+    const openLogRoutes = { router: createOpenLogRouter({ openLog, keys, log, tree, checkpoints: anchorer.checkpoints }), tlogProof: (index: number) => tlogProofOf(openLog, tree, index) };
+    const app = createHttpApp({ ledger, keys, orgs, openLog: openLogRoutes, extraRoutes: [alerts.routes, createAuditRoutes({ jobs: audits })], flagsFor: (i, p) => alerts.store.flagsFor(i, p), logger: logger.child({ module: "http" }), bodyLimitBytes: config.bodyLimitBytes, rateLimit: config.rateLimit, authFailures, isReady: () => accepting, readiness, consoleSourceMaps: config.consoleSourceMaps });
     const metrics = new GatewayMetrics({
       dataDir: config.dataDir,
       anchoring: () => anchorer.status(),
@@ -244,6 +261,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       orgs,
       alerts,
       audits,
+      openLog,
       keys,
       logger,
       stop: () => {
@@ -265,6 +283,8 @@ interface ConnectedChain {
   contract: string;
   chainId: number;
   embedded: boolean;
+  /** Whether the chain answered at start (an external chain may not, with CHAIN_ID set). */
+  reachable: boolean;
   anvil?: AnvilNode;
   close: () => Promise<void>;
 }
@@ -288,6 +308,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       contract: embedded.contract,
       chainId: embedded.chainId,
       embedded: true,
+      reachable: true,
       anvil: embedded.anvil,
       close: async () => {
         embedded.provider.destroy();
@@ -297,7 +318,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
   }
   const { rpcUrl, contract } = config.chain;
   const external = await connectExternalChain(config.chain, progress);
-  return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, close: async () => external.provider.destroy() };
+  return { rpcUrl, provider: external.provider, wallet: external.wallet, contract, chainId: external.chainId, embedded: false, reachable: external.reachable, close: async () => external.provider.destroy() };
 }
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;

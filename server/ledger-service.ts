@@ -49,6 +49,8 @@ export interface LedgerServiceParameters {
   priority?: IngestPriority;
   /** Prepares large batches, on a worker thread when it has room (server/ingest/preparation-pool.ts). */
   preparation?: PreparationPool;
+  /** The open log's state for /v1/status: origin, note verifier key, published size. */
+  openLogStatus?: () => { origin: string; noteKey: string; publishedSize: number; tiledSize: number; state: string };
 }
 
 /** One line of a citizen's access report. */
@@ -316,7 +318,14 @@ export class LedgerService {
 
   status(principal: Principal) {
     requireRole(principal, "admin", "auditor", "regulator");
-    return { log: this.p.chain, anchoring: this.p.anchorer.status(), indexedEvents: this.p.indexer.size, indexing: this.p.indexer.lastError ?? "ok" };
+    const openLog = this.p.openLogStatus?.();
+    return {
+      log: openLog ? { ...this.p.chain, origin: openLog.origin, noteKey: openLog.noteKey } : this.p.chain,
+      anchoring: this.p.anchorer.status(),
+      indexedEvents: this.p.indexer.size,
+      indexing: this.p.indexer.lastError ?? "ok",
+      ...(openLog ? { openLog: { publishedSize: openLog.publishedSize, tiledSize: openLog.tiledSize, state: openLog.state } } : {}),
+    };
   }
 }
 

@@ -40,6 +40,8 @@ export interface HttpAppParameters {
   orgs: OrgRegistry;
   /** Alerts raised about an event, as the principal may see them (GET /v1/events/:index shows them). */
   flagsFor?: (index: number, principal: Principal) => Promise<unknown[]>;
+  /** The open log (server/openlog/): its router, mounted at /v1/log before authentication, and tlog-proof receipts. */
+  openLog?: { router: express.Router; tlogProof(index: number): Promise<string | undefined> };
   /** Routers of other modules (alerts, audit), mounted under /v1 after authentication. */
   extraRoutes?: express.Router[];
   logger: Logger;
@@ -55,7 +57,7 @@ export interface HttpAppParameters {
   consoleSourceMaps?: boolean;
 }
 
-export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, authFailures, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
+export function createHttpApp({ ledger, keys, orgs, openLog, extraRoutes = [], flagsFor, logger, bodyLimitBytes, rateLimit, authFailures, isReady, readiness, consoleSourceMaps = false }: HttpAppParameters): RequestListener {
   // Shared by both paths: one set of security headers, one body parser, one budget per key.
   const securityHeaders = helmet();
   const parseJson = express.json({ limit: bodyLimitBytes, strict: false, type: () => true, verify: refuseInvalidUtf8 });
@@ -82,6 +84,8 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
   app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
+  // Public, like a static tile server: the router checks keys itself where content is not public (entry bundles).
+  if (openLog) app.use("/v1/log", openLog.router);
 
   const v1 = express.Router();
   v1.use(authenticate(authenticateRequest));
@@ -107,6 +111,14 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
   });
 
   v1.get("/receipts/:index", async (req, res) => {
+    if (req.query.format === "tlog-proof" && openLog) {
+      // Access as for the JSON receipt; then the proof against the latest signed checkpoint.
+      const record = await ledger.readEvent(principalOf(req), parseIndex(req.params.index));
+      const proof = await openLog.tlogProof(record.index);
+      if (proof === undefined) res.status(202).json({ status: "pending", index: record.index });
+      else res.type("text/plain; charset=utf-8").send(proof);
+      return;
+    }
     const answer = await ledger.receipt(principalOf(req), parseIndex(req.params.index));
     if (answer.status === "pending") res.status(202).json(answer);
     else res.json(answer.receipt);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { eventSchema, EVENT_TYPES } from "../domain/event-schema";
 import { auditOpenApiPaths } from "../audit/openapi";
+import { openLogOpenApiPaths } from "../openlog/openapi";
 
 /** OpenAPI 3.1 description of the gateway API, served at /v1/openapi.json. */
 
@@ -73,6 +74,7 @@ export const openApiDocument = {
   },
   paths: {
     ...auditOpenApiPaths,
+    ...openLogOpenApiPaths,
     "/healthz": { get: { security: [], summary: "Liveness", responses: { "200": { description: "ok" }, "503": { description: "starting" } } } },
     "/readyz": {
       get: {
@@ -105,8 +107,11 @@ export const openApiDocument = {
     },
     "/v1/receipts/{index}": {
       get: {
-        summary: "The receipt of an event, once a checkpoint covering it is anchored and confirmed",
-        parameters: [{ name: "index", in: "path", required: true, schema: { type: "integer", minimum: 0 } }],
+        summary: "The receipt of an event, once a checkpoint covering it is anchored and confirmed; ?format=tlog-proof: the c2sp.org/tlog-proof@v1 text against the latest signed checkpoint",
+        parameters: [
+          { name: "index", in: "path", required: true, schema: { type: "integer", minimum: 0 } },
+          { name: "format", in: "query", schema: { enum: ["tlog-proof"] } },
+        ],
         responses: {
           "200": { description: "Receipt", ...json({ $ref: "#/components/schemas/Receipt" }) },
           "202": { description: "{ status: pending } until anchored" },

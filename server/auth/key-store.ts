@@ -9,7 +9,8 @@ import { SYNCED, type Database } from "../store/database";
  * looked up by id and compared in constant time.
  */
 
-export const ROLES = ["admin", "submitter", "auditor", "regulator", "citizen-portal"] as const;
+/** `monitor`: reads the whole log through the open log's entry bundles (server/openlog/), and nothing else. */
+export const ROLES = ["admin", "submitter", "auditor", "regulator", "citizen-portal", "monitor"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface KeyRecord {

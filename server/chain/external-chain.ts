@@ -24,6 +24,8 @@ export interface ExternalChain {
   provider: JsonRpcProvider;
   wallet: Wallet;
   chainId: number;
+  /** False when the gateway started while the chain did not answer (CHAIN_ID given). */
+  reachable: boolean;
 }
 
 /** A configuration the chain contradicts: never worth starting with. */
@@ -47,7 +49,7 @@ export async function connectExternalChain(settings: ExternalChainSettings, warn
     }
     warn(`the chain at ${rpcUrl} does not answer (${(error as Error).message}): starting anyway; events are accepted and anchoring retries until it answers`);
     const provider = connectProvider(rpcUrl, { chainId });
-    return { provider, wallet: new Wallet(anchorPrivateKey, provider), chainId };
+    return { provider, wallet: new Wallet(anchorPrivateKey, provider), chainId, reachable: false };
   }
 
   const provider = connectProvider(rpcUrl, { chainId });
@@ -58,7 +60,7 @@ export async function connectExternalChain(settings: ExternalChainSettings, warn
     provider.destroy();
     throw error;
   }
-  return { provider, wallet, chainId };
+  return { provider, wallet, chainId, reachable: true };
 }
 
 /** eth_chainId with a deadline (ethers' own network detection retries forever). */

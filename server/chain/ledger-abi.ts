@@ -10,7 +10,13 @@ export const LEDGER_ABI = [
   "function verifyInclusion(bytes32 logId, uint256 treeSize, uint256 leafIndex, bytes32 leafHash, bytes32[] proof) view returns (bool)",
   "function registerLog(bytes32 logId, address anchorer, string name, string adminCode)",
   "function paused() view returns (bool)",
+  "function setLogNoteKey(bytes32 logId, bytes32 publicKey)",
+  "function logNoteKey(bytes32 logId) view returns (bytes32)",
+  "function hasRole(bytes32 role, address account) view returns (bool)",
+  "function checkpointAt(bytes32 logId, uint256 treeSize) view returns (bytes32 rootHash, uint64 anchoredAt, uint64 blockNumber, uint64 previousTreeSize)",
+  "function LOG_ADMIN_ROLE() view returns (bytes32)",
   "event CheckpointAnchored(bytes32 indexed logId, uint256 indexed treeSize, bytes32 rootHash, uint256 previousTreeSize)",
+  "event LogNoteKeyChanged(bytes32 indexed logId, bytes32 previousKey, bytes32 newKey)",
 ] as const;
 
 /**
@@ -29,6 +35,7 @@ export const LEDGER_ERRORS = [
   "error ProvenanceLedgerInvalidAdmin(address admin)",
   "error ProvenanceLedgerInvalidAnchorer(address anchorer)",
   "error ProvenanceLedgerInvalidLogId(bytes32 logId)",
+  "error ProvenanceLedgerInvalidNoteKey(bytes32 logId, bytes32 publicKey)",
   "error ProvenanceLedgerInvalidRootHash(bytes32 logId, bytes32 rootHash)",
   "error ProvenanceLedgerLogExists(bytes32 logId)",
   "error ProvenanceLedgerTreeNotGrowing(bytes32 logId, uint256 anchoredSize, uint256 treeSize)",

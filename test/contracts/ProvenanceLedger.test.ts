@@ -196,6 +196,47 @@ describe("ProvenanceLedger", function () {
     });
   });
 
+  describe("setLogNoteKey", function () {
+    const NOTE_KEY = ethers.id("an Ed25519 public key");
+    const NEW_NOTE_KEY = ethers.id("another Ed25519 public key");
+
+    it("sets the key, emits LogNoteKeyChanged, and logNoteKey reads it", async function () {
+      const { ledger, logAdmin } = await loadFixture(registeredLogFixture);
+      expect(await ledger.logNoteKey(LOG_ID)).to.equal(ethers.ZeroHash);
+      await expect(ledger.connect(logAdmin).setLogNoteKey(LOG_ID, NOTE_KEY))
+        .to.emit(ledger, "LogNoteKeyChanged")
+        .withArgs(LOG_ID, ethers.ZeroHash, NOTE_KEY);
+      expect(await ledger.logNoteKey(LOG_ID)).to.equal(NOTE_KEY);
+      await expect(ledger.connect(logAdmin).setLogNoteKey(LOG_ID, NEW_NOTE_KEY))
+        .to.emit(ledger, "LogNoteKeyChanged")
+        .withArgs(LOG_ID, NOTE_KEY, NEW_NOTE_KEY);
+      expect(await ledger.logNoteKey(OTHER_LOG_ID)).to.equal(ethers.ZeroHash);
+    });
+
+    it("emits nothing when the key stays the same", async function () {
+      const { ledger, logAdmin } = await loadFixture(registeredLogFixture);
+      await ledger.connect(logAdmin).setLogNoteKey(LOG_ID, NOTE_KEY);
+      await expect(ledger.connect(logAdmin).setLogNoteKey(LOG_ID, NOTE_KEY)).not.to.emit(ledger, "LogNoteKeyChanged");
+    });
+
+    it("refuses an account without the log admin role, the log's anchorer included", async function () {
+      const { ledger, anchorer } = await loadFixture(registeredLogFixture);
+      await expect(ledger.connect(anchorer).setLogNoteKey(LOG_ID, NOTE_KEY))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(anchorer.address, LOG_ADMIN_ROLE);
+    });
+
+    it("refuses an unknown log and the zero key", async function () {
+      const { ledger, logAdmin } = await loadFixture(registeredLogFixture);
+      await expect(ledger.connect(logAdmin).setLogNoteKey(UNKNOWN_LOG_ID, NOTE_KEY))
+        .to.be.revertedWithCustomError(ledger, "ProvenanceLedgerUnknownLog")
+        .withArgs(UNKNOWN_LOG_ID);
+      await expect(ledger.connect(logAdmin).setLogNoteKey(LOG_ID, ethers.ZeroHash))
+        .to.be.revertedWithCustomError(ledger, "ProvenanceLedgerInvalidNoteKey")
+        .withArgs(LOG_ID, ethers.ZeroHash);
+    });
+  });
+
   describe("anchor", function () {
     describe("the first checkpoint", function () {
       it("needs no proof, and is stored with its block's time and number", async function () {

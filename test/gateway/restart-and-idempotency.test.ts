@@ -36,6 +36,7 @@ describe("gateway: stop and restart on the same data directory", function () {
     contract: "",
     chainId: 0,
     keysJson: "",
+    noteKey: "",
     size: 0,
     envelopes: [] as unknown[],
     roots: [] as string[],
@@ -68,6 +69,7 @@ describe("gateway: stop and restart on the same data directory", function () {
     before1.contract = g.gateway.chain.contract;
     before1.chainId = g.gateway.chain.chainId;
     before1.keysJson = readFileSync(path.join(dataDir, "keys.json"), "utf8");
+    before1.noteKey = g.gateway.openLog.noteKey;
     before1.size = g.gateway.log.size;
     for (let i = 0; i < before1.size; i++) {
       before1.envelopes.push((await g.api("GET", `/v1/events/${i}`, { key: g.keys.auditor.key })).body);
@@ -105,7 +107,11 @@ describe("gateway: stop and restart on the same data directory", function () {
     const status = await g!.api("GET", "/v1/status", { key: g!.keys.admin.key });
     expect(status.status).to.equal(200);
     // The embedded chain listens on a new port after a restart (CHAIN_PORT 0); the rest is the same.
-    expect(status.body.log).to.deep.equal({ chainId: before1.chainId, contract: before1.contract, logId: before1.logId, rpcUrl: g!.gateway.chain.rpcUrl });
+    const { noteKey, origin, ...identity } = status.body.log;
+    expect(identity).to.deep.equal({ chainId: before1.chainId, contract: before1.contract, logId: before1.logId, rpcUrl: g!.gateway.chain.rpcUrl });
+    // The open log's key and origin survive the restart too (DATA_DIR/note-key).
+    expect(origin).to.equal(`provenance-ledger/${before1.chainId}/${before1.contract}/${before1.logId}`);
+    expect(noteKey).to.equal(before1.noteKey);
     const keys = await g!.api("GET", "/v1/keys", { key: g!.keys.admin.key });
     expect(keys.body.keys.map((k: { id: string }) => k.id).sort()).to.deep.equal(
       [g!.keys.admin, g!.keys.submitter, g!.keys.auditor, g!.keys.regulator].map((k) => k.record.id).sort(),
