@@ -36,6 +36,7 @@ const ROUTES: [RegExp, string][] = [
   [/^\/v1\/alerts\/[^/]+\/ack$/, "/v1/alerts/:id/ack"],
   [/^\/v1\/audit\/(?!latest$)[^/]+$/, "/v1/audit/:id"],
   [/^\/v1\/signing-keys\/[^/]+$/, "/v1/signing-keys/:keyId"],
+  [/^\/v1\/log\/proof\/consistency$/, "/v1/log/proof/consistency"],
   [/^\/v1\/log\/tile\/entries\/.+$/, "/v1/log/tile/entries/:n"],
   [/^\/v1\/log\/tile\/.+$/, "/v1/log/tile/:level/:n"],
   [/^\/console(?:\/.*)?$/, "/console"],

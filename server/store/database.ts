@@ -22,6 +22,8 @@ import { join } from "node:path";
  * | orgs         | orgs/org-registry.ts         | organisations and division names                    |
  * | keys         | auth/key-store.ts            | key id → { hash, role, scope… }                     |
  * | meta         | store/meta.ts                | the log's identity                                  |
+ * | tiles        | openlog/tile-store.ts        | C2SP hash tiles (level, index) → up to 256 hashes    |
+ * | notes        | openlog/note-signer.ts       | every signed checkpoint note, by tree size          |
  */
 export type Database = Level<string, string>;
 
