@@ -18,10 +18,11 @@ export async function createDemoKeysOnFirstStart(keys: KeyStore, dataDir: string
       { name: "demo department system", role: "submitter", jurisdiction: division },
       { name: "demo auditor", role: "auditor" },
       { name: "demo regulator", role: "regulator", jurisdiction: division },
+      { name: "demo citizen portal", role: "citizen-portal" },
     ],
-    ([admin, submitter, auditor, regulator]) => {
+    ([admin, submitter, auditor, regulator, citizenPortal]) => {
       const note = "Demo API keys for local use only, created on first start. Only their hashes are in the database; create real keys with `npx ledger keys create`.";
-      writeFileAtomically(file, JSON.stringify({ note, admin, submitter, auditor, regulator }, null, 2) + "\n");
+      writeFileAtomically(file, JSON.stringify({ note, admin, submitter, auditor, regulator, citizenPortal }, null, 2) + "\n");
     },
   );
   return { file, created: true };

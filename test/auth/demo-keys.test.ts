@@ -1,5 +1,5 @@
 /**
- * Demo keys on first start, on a real LevelDB: the file holds four working keys and
+ * Demo keys on first start, on a real LevelDB: the file holds five working keys and
  * is private; a start interrupted after the file was written but before the keys
  * were stored loses nothing — the next start makes a new set that works and
  * replaces the file; and a store that already has keys gets none.
@@ -13,7 +13,7 @@ import { KeyStore } from "../../server/auth/key-store";
 import { openDatabase, type Database } from "../../server/store/database";
 
 const DIVISION = "330102000000";
-type KeysFile = Record<"admin" | "submitter" | "auditor" | "regulator", { key: string; record: { id: string; role: string } }>;
+type KeysFile = Record<"admin" | "submitter" | "auditor" | "regulator" | "citizenPortal", { key: string; record: { id: string; role: string } }>;
 
 describe("auth: demo keys on first start", () => {
   let dir: string;
@@ -30,13 +30,13 @@ describe("auth: demo keys on first start", () => {
 
   const readKeysFile = (): KeysFile => JSON.parse(fs.readFileSync(path.join(dir, "keys.json"), "utf8"));
 
-  it("writes four working keys to a private keys.json, and none on later starts", async () => {
+  it("writes five working keys to a private keys.json, and none on later starts", async () => {
     const keys = await KeyStore.open(db);
     expect(await createDemoKeysOnFirstStart(keys, dir, DIVISION)).to.deep.equal({ file: path.join(dir, "keys.json"), created: true });
     const file = readKeysFile();
     expect(fs.statSync(path.join(dir, "keys.json")).mode & 0o777).to.equal(0o600);
     const reopened = await KeyStore.open(db);
-    for (const [name, role] of [["admin", "admin"], ["submitter", "submitter"], ["auditor", "auditor"], ["regulator", "regulator"]] as const) {
+    for (const [name, role] of [["admin", "admin"], ["submitter", "submitter"], ["auditor", "auditor"], ["regulator", "regulator"], ["citizenPortal", "citizen-portal"]] as const) {
       expect(reopened.authenticate(file[name].key).role, name).to.equal(role);
     }
     expect(await createDemoKeysOnFirstStart(reopened, dir, DIVISION)).to.deep.equal({ file: path.join(dir, "keys.json"), created: false });

@@ -114,7 +114,7 @@ describe("gateway: stop and restart on the same data directory", function () {
     expect(noteKey).to.equal(before1.noteKey);
     const keys = await g!.api("GET", "/v1/keys", { key: g!.keys.admin.key });
     expect(keys.body.keys.map((k: { id: string }) => k.id).sort()).to.deep.equal(
-      [g!.keys.admin, g!.keys.submitter, g!.keys.auditor, g!.keys.regulator].map((k) => k.record.id).sort(),
+      [g!.keys.admin, g!.keys.submitter, g!.keys.auditor, g!.keys.regulator, g!.keys.citizenPortal].map((k) => k.record.id).sort(),
     );
   });
 

@@ -45,6 +45,7 @@ export interface DemoKeys {
   submitter: DemoKey;
   auditor: DemoKey;
   regulator: DemoKey;
+  citizenPortal: DemoKey;
 }
 
 export function makeTempDir(prefix = "ledger-test-"): string {
