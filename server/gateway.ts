@@ -4,7 +4,9 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
-import type { Config } from "./config";
+import { ConfigError, type Config } from "./config";
+import type { Hex } from "./hex";
+import { sameLog, type LogListEntry } from "./receipts/trust-anchor";
 import { openStores, type Database, type Stores } from "./store/database";
 import { loadOrCreateLogMeta } from "./store/meta";
 import { loadOrCreateSecret } from "./store/secrets";
@@ -131,12 +133,15 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
 
     const preparation = new PreparationPool({ subjectSecret, minBytes: config.ingestWorkerMinBytes, logger: logger.child({ module: "ingest" }) });
     cleanups.push(() => preparation.close());
+    const own: LogListEntry = { logId: meta.logId.toLowerCase() as Hex, chainId: chain.chainId, contract: chain.contract.toLowerCase() as Hex, name: config.logName, division: config.logDivision };
     const ledger = new LedgerService({
       log,
       tree,
       anchorer,
       subjectSecret,
       chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId, rpcUrl: config.publicRpcUrl ?? chain.rpcUrl },
+      logList: { version: 1, logs: [own] },
+      trust: { logs: [own, ...trustedOthers(own, config)] },
       reader: ledgerReader(chain.provider),
       index,
       indexer,
@@ -180,6 +185,21 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * The TRUSTED_LOGS entries other than this log. One naming this log's id with another
+ * contract or chain contradicts the gateway's own identity: refused at start.
+ */
+function trustedOthers(own: LogListEntry, config: Config): LogListEntry[] {
+  const listed = config.trustedLogs?.list.logs ?? [];
+  const clash = listed.find((entry) => entry.logId === own.logId && !sameLog(entry, own));
+  if (clash) {
+    throw new ConfigError([
+      `TRUSTED_LOGS: ${config.trustedLogs!.file} lists this gateway's log ${own.logId} at contract ${clash.contract} on chain ${clash.chainId}; it is at ${own.contract} on chain ${own.chainId}`,
+    ]);
+  }
+  return listed.filter((entry) => !sameLog(entry, own));
 }
 
 interface ConnectedChain {

@@ -65,6 +65,8 @@ export function createHttpApp({ ledger, keys, orgs, extraRoutes = [], flagsFor, 
     res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "starting" });
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
+  // Public, like the receipts' chain: a verifier needs it before it has any key.
+  app.get("/v1/log-list", (_req, res) => res.json(ledger.logList));
   app.use("/console", createConsoleRouter());
 
   const v1 = express.Router();

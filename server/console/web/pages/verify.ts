@@ -1,17 +1,22 @@
 import { call, describeFailure } from "../api";
 import { h, notice, replace } from "../dom";
 import { jsonRpcReader } from "../json-rpc-reader";
-import { checkReceipt, STEP_TITLES, type ReceiptCheck, type StepId } from "../receipt-check";
+import { checkReceipt, STEP_ORDER, STEP_TITLES, type ReceiptCheck, type StepId } from "../receipt-check";
+import { parseLogList, parseLogListText, TrustAnchorError, type LogList } from "../../../receipts/trust-anchor";
 import type { Page, PageContext } from "./page";
 
 /**
  * The receipt verifier: paste, open or drop a receipt; it is checked here, step
  * by step, with the same RFC 8785 / RFC 9162 code the gateway uses, and the root
  * compared with the chain through a JSON-RPC endpoint the auditor may change.
- * The gateway is asked for nothing but (optionally) the receipt and its RPC URL.
+ * The gateway is asked for nothing but (optionally) the receipt, its RPC URL and,
+ * as the default trust anchor, its own log-list entry; a log list file the auditor
+ * loads replaces that. A receipt of a log outside the trust anchor is not trusted.
  */
 
 let rememberedRpc = "";
+/** The trust anchor in use and where it came from; kept while the console is open. */
+let rememberedTrust: { list: LogList; source: string } | undefined;
 
 export const verifyPage: Page = {
   title: "Verify a receipt",
@@ -20,8 +25,10 @@ export const verifyPage: Page = {
     const file = h("input", { type: "file", id: "receipt-file", accept: ".json,application/json" });
     const rpc = h("input", { type: "url", id: "rpc-url", name: "rpc", value: rememberedRpc, placeholder: "http://127.0.0.1:8545", autocomplete: "off", spellcheck: "false", "aria-describedby": "rpc-hint" });
     const source = h("div", { id: "receipt-source", "aria-live": "polite" });
+    const logListFile = h("input", { type: "file", id: "log-list-file", accept: ".json,application/json", "aria-describedby": "trust-source" });
+    const trustSource = h("div", { id: "trust-source", "aria-live": "polite" });
     const outcome = h("div", { id: "verify-outcome", role: "status", "aria-live": "polite" });
-    const steps = h("ol", { id: "verify-steps", class: "steps" }, (["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", "Not checked yet.")));
+    const steps = h("ol", { id: "verify-steps", class: "steps" }, STEP_ORDER.map((id) => stepItem(id, "idle", "Not checked yet.")));
     const verifyButton = h("button", { type: "submit", id: "verify-button" }, "Verify");
     const dropZone = h(
       "div",
@@ -35,6 +42,7 @@ export const verifyPage: Page = {
       { id: "verify-form", class: "verify-form", novalidate: true },
       dropZone,
       h("div", { class: "field" }, h("label", { for: "receipt-file" }, "Receipt file"), file),
+      h("div", { class: "field" }, h("label", { for: "log-list-file" }, "Trusted logs (log list file)"), logListFile, trustSource),
       h("div", { class: "field" }, h("label", { for: "rpc-url" }, "RPC endpoint of the chain"), rpc, h("small", { id: "rpc-hint", class: "hint" }, "The root is asked of the contract through this JSON-RPC endpoint; use your own node to trust no one but the chain.")),
       h("div", { class: "actions" }, verifyButton),
     );
@@ -44,7 +52,7 @@ export const verifyPage: Page = {
       h(
         "p",
         { class: "lead" },
-        "The receipt is checked in this browser with the ledger's own RFC 9162 code: the envelope's leaf hash, the inclusion proof up to the checkpoint's root, and that root on chain. The gateway's own opinion is not used.",
+        "The receipt is checked in this browser with the ledger's own RFC 9162 code: that its log is one you trust, the envelope's leaf hash, the inclusion proof up to the checkpoint's root, and that root on chain. The gateway's own opinion is not used.",
       ),
       source,
       h("div", { class: "verify-layout" }, h("section", { "aria-label": "Receipt" }, form), h("section", { "aria-labelledby": "steps-heading", class: "verify-results" }, h("h2", { id: "steps-heading" }, "Checks"), steps, outcome)),
@@ -52,7 +60,7 @@ export const verifyPage: Page = {
 
     const reset = () => {
       replace(outcome);
-      steps.replaceChildren(...(["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", "Not checked yet.")));
+      steps.replaceChildren(...STEP_ORDER.map((id) => stepItem(id, "idle", "Not checked yet.")));
     };
     textarea.addEventListener("input", reset);
     file.addEventListener("change", async () => {
@@ -68,6 +76,45 @@ export const verifyPage: Page = {
       reset();
       replace(source, notice("info", `Loaded ${chosen.name}.`));
     };
+    const showTrust = (problem?: string) => {
+      const list = rememberedTrust;
+      const names = list ? list.list.logs.map((l) => `${l.name} (log ${l.logId.slice(0, 10)}…, contract ${l.contract.slice(0, 10)}…, chain ${l.chainId})`).join("; ") : "";
+      replace(
+        trustSource,
+        ...(problem ? [notice("error", problem)] : []),
+        list ? notice("info", `Trusted: ${names} — from ${list.source}.`) : notice("warning", "No trusted log yet: load a log list file. Until then no receipt is valid."),
+      );
+    };
+    logListFile.addEventListener("change", async () => {
+      const chosen = logListFile.files?.[0];
+      if (!chosen) return;
+      try {
+        if (chosen.size > 2_000_000) throw new TrustAnchorError("LOG_LIST_MALFORMED", `${chosen.name} is ${chosen.size.toLocaleString()} bytes, too large for a log list`);
+        rememberedTrust = { list: parseLogListText(await chosen.text(), chosen.name), source: `the file ${chosen.name}` };
+        reset();
+        showTrust();
+      } catch (error) {
+        if (!(error instanceof TrustAnchorError)) throw error;
+        showTrust(`${error.message}. The trusted logs are unchanged.`);
+      }
+    });
+    showTrust();
+    // Default trust anchor: this gateway's own entry. It vouches for itself only; a list from elsewhere replaces it.
+    if (!rememberedTrust) {
+      call("/v1/log-list", { signal }).then(
+        ({ body }) => {
+          if (rememberedTrust || signal.aborted) return;
+          try {
+            rememberedTrust = { list: parseLogList(body, "the gateway's log list"), source: "this gateway's own log list (/v1/log-list)" };
+            showTrust();
+          } catch (error) {
+            showTrust((error as Error).message);
+          }
+        },
+        () => undefined,
+      );
+    }
+
     for (const type of ["dragenter", "dragover"]) {
       dropZone.addEventListener(type, (event) => {
         event.preventDefault();
@@ -89,7 +136,7 @@ export const verifyPage: Page = {
       replace(outcome, h("p", { class: "loading" }, "Verifying…"));
       steps.setAttribute("aria-busy", "true");
       try {
-        const result = await checkReceipt(textarea.value, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
+        const result = await checkReceipt(textarea.value, rememberedTrust?.list, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
         if (signal.aborted) return;
         show(result);
       } catch (error) {
@@ -112,7 +159,14 @@ export const verifyPage: Page = {
               h("strong", {}, "✓ Valid receipt. "),
               `Event ${receipt!.entry.index} of log ${receipt!.log.id.slice(0, 10)}… is in the ${receipt!.checkpoint.treeSize}-leaf checkpoint anchored on chain ${receipt!.log.chainId}, and has not been altered.`,
             )
-          : h("div", { class: "verdict verdict-fail", id: "verdict" }, h("strong", {}, "✗ Not valid. "), h("span", { class: "reason" }, result.reason ?? ""), " ", h("code", { class: "code" }, result.code ?? "")),
+          : h(
+              "div",
+              { class: "verdict verdict-fail", id: "verdict" },
+              h("strong", {}, result.code === "UNTRUSTED_LOG" ? "✗ Not trusted. " : "✗ Not valid. "),
+              h("span", { class: "reason" }, result.reason ?? ""),
+              " ",
+              h("code", { class: "code" }, result.code ?? ""),
+            ),
       );
     };
 
