@@ -100,8 +100,9 @@ export const verifyPage: Page = {
     });
     showTrust();
     // Default trust anchor: this gateway's own entry. It vouches for itself only; a list from elsewhere replaces it.
+    let trustLoading: Promise<unknown> = Promise.resolve();
     if (!rememberedTrust) {
-      call("/v1/log-list", { signal }).then(
+      trustLoading = call("/v1/log-list", { signal }).then(
         ({ body }) => {
           if (rememberedTrust || signal.aborted) return;
           try {
@@ -136,6 +137,8 @@ export const verifyPage: Page = {
       replace(outcome, h("p", { class: "loading" }, "Verifying…"));
       steps.setAttribute("aria-busy", "true");
       try {
+        // A click before the gateway's log list arrived waits for it rather than finding no trusted log.
+        await trustLoading;
         const result = await checkReceipt(textarea.value, rememberedTrust?.list, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
         if (signal.aborted) return;
         show(result);
