@@ -137,8 +137,8 @@ describe("gateway: ingest, receipts and their verification", function () {
     const trustFile = path.join(scratch, "trusted-logs.json");
     writeFileSync(trustFile, JSON.stringify({ version: 1, logs: [{ ...trustOf(g.gateway).logs[0], name: "test gateway", division: "330102000000" }] }));
     const [plain, fromStdin] = await Promise.all([
-      runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, "--trust", trustFile]),
-      runCli(["verify", "-", "--rpc", g.gateway.chain.rpcUrl, "--json", ...trustArgs(g.gateway)], { input: JSON.stringify(receipt) }),
+      runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, "--trust", trustFile], { timeoutMs: 90_000 }),
+      runCli(["verify", "-", "--rpc", g.gateway.chain.rpcUrl, "--json", ...trustArgs(g.gateway)], { input: JSON.stringify(receipt), timeoutMs: 90_000 }),
     ]);
     expect(plain.code, plain.stderr).to.equal(0);
     expect(plain.stdout).to.match(/^valid: event 3 /);
@@ -370,7 +370,7 @@ describe("gateway: ingest, receipts and their verification", function () {
         inputs.push({ c, file });
       }
       expect(new Set(inputs.map((input) => input.c.code)).size).to.be.at.least(6);
-      const results = await inPool(inputs, 3, ({ file }) => runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)]));
+      const results = await inPool(inputs, 3, ({ file }) => runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }));
       results.forEach((result, i) => {
         const { c } = inputs[i]!;
         expect(result.code, `${c.name}: ${result.stdout}${result.stderr}`).to.equal(1);
@@ -386,9 +386,9 @@ describe("gateway: ingest, receipts and their verification", function () {
     const good = path.join(scratch, "good.json");
     writeFileSync(good, JSON.stringify(receipt));
     const [missing, unreachable, garbage] = await Promise.all([
-      runCli(["verify", path.join(scratch, "does-not-exist.json"), "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)]),
-      runCli(["verify", good, "--rpc", "http://127.0.0.1:9", ...trustArgs(g.gateway)]),
-      runCli(["verify", notJson, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)]),
+      runCli(["verify", path.join(scratch, "does-not-exist.json"), "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
+      runCli(["verify", good, "--rpc", "http://127.0.0.1:9", ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
+      runCli(["verify", notJson, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
     ]);
     expect(missing.code, missing.stderr).to.equal(2);
     expect(unreachable.code, unreachable.stderr).to.equal(2);
