@@ -359,7 +359,8 @@ describe("gateway: ingest, receipts and their verification", function () {
       }
     });
 
-    it("`ledger verify` exits 1 with \"invalid (CODE)\" on stderr for each", async () => {
+    it("`ledger verify` exits 1 with \"invalid (CODE)\" on stderr for each", async function () {
+      this.timeout(300_000); // ten Node starts, three at a time, on a shared machine
       const inputs: { c: Case; file: string }[] = [];
       for (const [i, c] of cases.entries()) {
         if (!c.cli) continue;
