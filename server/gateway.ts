@@ -6,7 +6,7 @@ import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
 import { ConfigError, type Config } from "./config";
 import type { Hex } from "./hex";
-import { sameLog, type LogListEntry } from "./receipts/trust-anchor";
+import { sameLog, type LogListEntry, type TrustAnchor } from "./receipts/trust-anchor";
 import { openStores, type Database, type Stores } from "./store/database";
 import { loadOrCreateLogMeta } from "./store/meta";
 import { loadOrCreateSecret } from "./store/secrets";
@@ -95,6 +95,9 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     }
     const chain = await connectChain(config, meta.logId, progress);
     cleanups.push(chain.close);
+    // Before anything anchors: a TRUSTED_LOGS entry contradicting this log's identity stops the start.
+    const own: LogListEntry = { logId: meta.logId.toLowerCase() as Hex, chainId: chain.chainId, contract: chain.contract.toLowerCase() as Hex, name: config.logName, division: config.logDivision };
+    const trusted: TrustAnchor<LogListEntry> = { logs: [own, ...trustedOthers(own, config)] };
     const audits = await AuditJobs.open({
       db,
       run: gatewayAuditRun({ stores, tree, logId: meta.logId, chain: contractAuditChain(chain.provider, chain.contract, meta.logId) }),
@@ -133,7 +136,6 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
 
     const preparation = new PreparationPool({ subjectSecret, minBytes: config.ingestWorkerMinBytes, logger: logger.child({ module: "ingest" }) });
     cleanups.push(() => preparation.close());
-    const own: LogListEntry = { logId: meta.logId.toLowerCase() as Hex, chainId: chain.chainId, contract: chain.contract.toLowerCase() as Hex, name: config.logName, division: config.logDivision };
     const ledger = new LedgerService({
       log,
       tree,
@@ -141,7 +143,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       subjectSecret,
       chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId, rpcUrl: config.publicRpcUrl ?? chain.rpcUrl },
       logList: { version: 1, logs: [own] },
-      trust: { logs: [own, ...trustedOthers(own, config)] },
+      trust: trusted,
       reader: ledgerReader(chain.provider),
       index,
       indexer,

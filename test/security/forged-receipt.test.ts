@@ -236,6 +236,22 @@ describe("security: a forged receipt (its own contract, the genuine log id) is r
       expect(((await (await fetch(`${b.url}/v1/log-list`)).json()) as any).logs.map((l: any) => l.logId)).to.deep.equal([logB.logId.toLowerCase()]);
     });
 
+    it("refuses to start with a TRUSTED_LOGS file listing its own log id at another contract", async function () {
+      const clash = path.join(dir, "clash.json");
+      writeFileSync(clash, JSON.stringify({ version: 1, logs: [{ logId: logA.logId, chainId: 31337, contract: forger, name: "gateway A", division: "330102000000" }] }));
+      const dataDir = makeTempDir("forged-receipt-clash-");
+      try {
+        const refused = await startTestGateway({ dataDir, env: { ...externalChainEnv(chain.rpcUrl, chain.contract, logA), TRUSTED_LOGS: clash } }).then(
+          (g) => g.stop().then(() => undefined),
+          (error: unknown) => error,
+        );
+        expect(refused).to.be.instanceOf(ConfigError);
+        expect((refused as Error).message).to.include(`lists this gateway's log ${logA.logId.toLowerCase()} at contract ${forger}`);
+      } finally {
+        removeDir(dataDir);
+      }
+    });
+
     it("refuses to start with a TRUSTED_LOGS file that is malformed or missing", function () {
       for (const [file, says] of [
         [files["bad.json"]!, /TRUSTED_LOGS: .*logs\[0\]\.contract/],
