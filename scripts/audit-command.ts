@@ -3,6 +3,12 @@
  * polled until done) or a stopped gateway's data directory (--data-dir, run
  * here, with --rpc to compare the checkpoints with the chain).
  *
+ * Trust anchor (--trust FILE, or --log-id/--contract/--chain-id): with --url it is
+ * required, and the log the gateway says it keeps must be one of it, since the CLI
+ * would otherwise relay an audit against whatever contract the gateway names. With
+ * --data-dir it is optional (the directory is the operator's own); when given, the
+ * directory's log id, contract and chain must be one of its logs.
+ *
  * Exit codes as for the rest of the CLI: 0 the ledger is intact, 1 a divergence
  * (printed precisely) or a refused request, 2 a usage or I/O problem.
  */
@@ -16,9 +22,11 @@ import { AuditError, runAudit } from "../server/audit/audit";
 import type { AuditJob } from "../server/audit/audit-jobs";
 import type { AuditProgress, AuditReport, Divergence } from "../server/audit/report";
 import { contractAuditChain, levelAuditSources, type AuditChain } from "../server/audit/sources";
-import { callGateway, CliError, withStores } from "./cli-support";
+import { callGateway, CliError, NO_TRUST_ANCHOR, trustAnchorFromOptions, withStores, withTrustOptions, type TrustOptions } from "./cli-support";
+import { ReceiptError } from "../server/receipts/receipt-error";
+import { trustedLogFor, type TrustAnchor } from "../server/receipts/trust-anchor";
 
-export interface AuditCommandOptions {
+export interface AuditCommandOptions extends TrustOptions {
   url?: string;
   key?: string;
   dataDir: string;
@@ -57,14 +65,14 @@ const PROCESS_IO: AuditCommandIo = {
 export function registerAuditCommand(program: Command, options: RegisterAuditCommandOptions = {}): Command {
   const io = options.io ?? PROCESS_IO;
   const exit = options.exit ?? ((code: ExitCode) => void (process.exitCode = code));
-  return program
+  const command = program
     .command("audit")
     .description("recompute the tree from every stored record, check every checkpoint (and the chain), report the first divergence")
-    .option("--url <url>", "a running gateway (env LEDGER_URL): run the audit there as a job", process.env.LEDGER_URL)
+    .option("--url <url>", "a running gateway (env LEDGER_URL): run the audit there as a job; needs a trust anchor", process.env.LEDGER_URL)
     .option("--key <key>", "API key for --url: admin, auditor or regulator (env LEDGER_API_KEY)", process.env.LEDGER_API_KEY)
     .option("--data-dir <dir>", "data directory of a stopped gateway (env DATA_DIR)", process.env.DATA_DIR ?? "./data")
-    .option("--rpc <url>", "with --data-dir: JSON-RPC endpoint to compare checkpoints with the chain (env LEDGER_RPC_URL)", process.env.LEDGER_RPC_URL)
-    .option("--contract <address>", "with --rpc: the ProvenanceLedger contract (default: DATA_DIR/chain/deployment.json)")
+    .option("--rpc <url>", "with --data-dir: JSON-RPC endpoint to compare checkpoints with the chain (env LEDGER_RPC_URL)", process.env.LEDGER_RPC_URL);
+  return withTrustOptions(command, "with --rpc: the ProvenanceLedger contract (default: DATA_DIR/chain/deployment.json); with --log-id and --chain-id: the trusted log's")
     .option("--json", "print the report as JSON")
     .action(async (commandOptions: AuditCommandOptions) => {
       exit(await runAuditCommand(commandOptions, io, options.pollMs));
@@ -75,7 +83,8 @@ export function registerAuditCommand(program: Command, options: RegisterAuditCom
 export async function runAuditCommand(options: AuditCommandOptions, io: AuditCommandIo = PROCESS_IO, pollMs = 500): Promise<ExitCode> {
   const progress = new ProgressLine(io);
   try {
-    const report = options.url ? await auditThroughGateway(options, io, progress, pollMs) : await auditDataDir(options, io, progress);
+    const trust = trustAnchorFromOptions(options, true);
+    const report = options.url ? await auditThroughGateway(options, trust, io, progress, pollMs) : await auditDataDir(options, trust, io, progress);
     progress.end();
     printReport(report, options, io);
     return report.ok ? 0 : 1;
@@ -104,7 +113,7 @@ interface Deployment {
   logId?: string;
 }
 
-async function auditDataDir(options: AuditCommandOptions, io: AuditCommandIo, progress: ProgressLine): Promise<AuditReport> {
+async function auditDataDir(options: AuditCommandOptions, trust: TrustAnchor | undefined, io: AuditCommandIo, progress: ProgressLine): Promise<AuditReport> {
   const dataDir = path.resolve(options.dataDir);
   const dbDir = path.join(dataDir, "db");
   if (!existsSync(dbDir)) throw new CliError(`no ledger database in ${dataDir} (looked for ${dbDir}); give --data-dir, or --url and --key for a running gateway`, 2);
@@ -113,6 +122,7 @@ async function auditDataDir(options: AuditCommandOptions, io: AuditCommandIo, pr
     const sources = await levelAuditSources(stores);
     const chain = options.rpc ? await connectChain(options, dataDir, sources.logId) : undefined;
     try {
+      if (trust) checkDataDirTrusted(trust, dataDir, options, sources.logId, chain?.chainId);
       return await runAudit({ ...sources, logId: sources.logId, chain: chain?.reader, onProgress: (p) => progress.update(p) });
     } finally {
       chain?.provider.destroy();
@@ -120,7 +130,7 @@ async function auditDataDir(options: AuditCommandOptions, io: AuditCommandIo, pr
   }, (message) => io.stderr(`ledger: ${message}\n`));
 }
 
-async function connectChain(options: AuditCommandOptions, dataDir: string, metaLogId: string | undefined): Promise<{ provider: JsonRpcProvider; reader: AuditChain }> {
+function readDeployment(dataDir: string): { deploymentFile: string; deployment: Deployment } {
   const deploymentFile = path.join(dataDir, "chain", "deployment.json");
   let deployment: Deployment = {};
   if (existsSync(deploymentFile)) {
@@ -130,14 +140,37 @@ async function connectChain(options: AuditCommandOptions, dataDir: string, metaL
       throw new CliError(`cannot read ${deploymentFile}: ${(error as Error).message}`, 2);
     }
   }
+  return { deploymentFile, deployment };
+}
+
+/** The data directory's log (its id, the contract audited against, the chain) must be a trusted one. */
+function checkDataDirTrusted(trust: TrustAnchor, dataDir: string, options: AuditCommandOptions, metaLogId: string | undefined, rpcChainId: number | undefined): void {
+  const { deploymentFile, deployment } = readDeployment(dataDir);
+  const logId = metaLogId ?? deployment.logId;
+  const contract = options.contract ?? deployment.contract;
+  const chainId = rpcChainId ?? deployment.chainId;
+  if (!logId || !contract || chainId === undefined) {
+    throw new CliError(`cannot check ${dataDir} against the trust anchor: ${deploymentFile} does not name its ${!logId ? "log id" : !contract ? "contract" : "chain id"}; give --rpc and --contract`, 2);
+  }
+  try {
+    trustedLogFor({ id: logId, contract, chainId }, trust);
+  } catch (error) {
+    if (error instanceof ReceiptError) throw new CliError(`UNTRUSTED_LOG: the data directory's ${error.message.replace(/^the receipt's /, "")}`, 1);
+    throw error;
+  }
+}
+
+async function connectChain(options: AuditCommandOptions, dataDir: string, metaLogId: string | undefined): Promise<{ provider: JsonRpcProvider; reader: AuditChain; chainId: number }> {
+  const { deploymentFile, deployment } = readDeployment(dataDir);
   const contract = options.contract ?? deployment.contract;
   if (!contract) throw new CliError(`--rpc needs the contract address: ${deploymentFile} is missing; give --contract <address>`, 2);
   if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new CliError(`--contract must be a 0x-prefixed 20-byte address; got ${JSON.stringify(contract)}`, 2);
   const logId = metaLogId ?? deployment.logId;
   if (!logId) throw new CliError(`the data directory names no log id (meta sublevel or ${deploymentFile})`, 2);
   const provider = connectProvider(options.rpc!, { timeoutMs: 15_000 });
+  let chainId: number;
   try {
-    const chainId = Number((await provider.getNetwork()).chainId);
+    chainId = Number((await provider.getNetwork()).chainId);
     if (deployment.chainId !== undefined && !options.contract && chainId !== deployment.chainId) {
       throw new CliError(`${options.rpc} serves chain ${chainId}, but the ledger was deployed on chain ${deployment.chainId}`, 2);
     }
@@ -147,16 +180,24 @@ async function connectChain(options: AuditCommandOptions, dataDir: string, metaL
     if (error instanceof CliError) throw error;
     throw new CliError(`cannot reach the chain at ${options.rpc}: ${(error as { shortMessage?: string }).shortMessage ?? (error as Error).message}`, 2);
   }
-  return { provider, reader: contractAuditChain(provider, contract, logId) };
+  return { provider, reader: contractAuditChain(provider, contract, logId), chainId };
 }
 
 // ---------------------------------------------------------------------------
 // A running gateway
 // ---------------------------------------------------------------------------
 
-async function auditThroughGateway(options: AuditCommandOptions, io: AuditCommandIo, progress: ProgressLine, pollMs: number): Promise<AuditReport> {
+async function auditThroughGateway(options: AuditCommandOptions, trust: TrustAnchor | undefined, io: AuditCommandIo, progress: ProgressLine, pollMs: number): Promise<AuditReport> {
   if (!options.key) throw new CliError("--key <API key> (or LEDGER_API_KEY) is required with --url", 2);
-  if (options.rpc || options.contract) io.stderr("ledger: note: with --url the gateway compares with its own chain; --rpc/--contract are ignored\n");
+  if (!trust) throw new CliError(NO_TRUST_ANCHOR.replace("a receipt can name any contract, so only a log you trust can make it valid", "the gateway audits against the contract it names, so the audit means something only for a log you trust"), 2);
+  if (options.rpc) io.stderr("ledger: note: with --url the gateway compares with its own chain; --rpc is ignored (audit a copy of its data directory with --data-dir --rpc for a check of your own)\n");
+  const { log } = (await callGateway(options, "GET", "/v1/status")) as { log: { logId: string; chainId: number; contract: string } };
+  try {
+    trustedLogFor({ id: log.logId, chainId: log.chainId, contract: log.contract }, trust);
+  } catch (error) {
+    if (error instanceof ReceiptError) throw new CliError(`UNTRUSTED_LOG: the gateway at ${options.url} keeps ${error.message.replace(/^the receipt's /, "")}`, 1);
+    throw error;
+  }
   let { job } = (await callGateway(options, "POST", "/v1/audit")) as { job: AuditJob };
   while (job.state === "running") {
     progress.update({ processed: job.processed, total: job.total, eventsPerSecond: job.eventsPerSecond, elapsedMs: Date.now() - Date.parse(job.startedAt) });

@@ -1,8 +1,9 @@
 /**
  * `ledger`: verify receipts against a chain, manage API keys, show the ledger's status.
  *
- * Exit codes: 0 success (a valid receipt), 1 an invalid receipt or a refused
- * request, 2 a usage or I/O problem (unreadable file, unreachable chain or gateway).
+ * Exit codes: 0 success (a valid receipt), 1 an invalid receipt (an untrusted log
+ * among them) or a refused request, 2 a usage or I/O problem (no trust anchor,
+ * unreadable file, unreachable chain or gateway).
  */
 import { Command, InvalidArgumentError } from "commander";
 import { readFileSync } from "node:fs";
@@ -13,7 +14,8 @@ import { verifyReceipt } from "../server/receipts/verify-receipt";
 import { ReceiptError } from "../server/receipts/receipt-error";
 import { ROLES, KeyStore, type Role } from "../server/auth/key-store";
 import type { Stores } from "../server/store/database";
-import { callGateway, CliError, withStores } from "./cli-support";
+import { callGateway, CliError, NO_TRUST_ANCHOR, trustAnchorFromOptions, withStores, withTrustOptions, type TrustOptions } from "./cli-support";
+import { parseLogListText, TrustAnchorError, type LogList } from "../server/receipts/trust-anchor";
 import { EventLog } from "../server/log/event-log";
 import { MerkleTreeStore } from "../server/merkle";
 import { CheckpointStore } from "../server/anchor/checkpoint-store";
@@ -34,35 +36,63 @@ const program = new Command()
     process.exit(error.exitCode === 0 ? 0 : 2);
   });
 
+withTrustOptions(
+  program
+    .command("verify")
+    .description("verify a receipt of a trusted log: the log, leaf hash, inclusion proof, and the root anchored on chain")
+    .argument("<receipt>", "receipt JSON file (- for standard input)")
+    .option("--rpc <url>", "JSON-RPC endpoint of the receipt's chain (env LEDGER_RPC_URL)", process.env.LEDGER_RPC_URL)
+    .option("--json", "print the result as JSON"),
+).action(async (file: string, options: TrustOptions & { rpc?: string; json?: boolean }) => {
+  const trust = trustAnchorFromOptions(options);
+  if (!trust) throw new CliError(NO_TRUST_ANCHOR, 2);
+  if (!options.rpc) throw new CliError("--rpc <url> is required (or set LEDGER_RPC_URL)", 2);
+  const text = readInput(file);
+  let receipt: unknown;
+  try {
+    receipt = JSON.parse(text);
+  } catch (error) {
+    return report(options.json, { valid: false, code: "RECEIPT_MALFORMED", reason: `${file} is not JSON: ${(error as Error).message}` });
+  }
+  const provider = connectProvider(options.rpc, { timeoutMs: 15_000 });
+  try {
+    const verified = await verifyReceipt(receipt, trust, ledgerReader(provider));
+    const { log, entry, checkpoint } = verified.receipt;
+    const summary = `valid: event ${entry.index} of log ${log.id} is in the ${checkpoint.treeSize}-leaf checkpoint ${checkpoint.rootHash} anchored on chain ${log.chainId} in contract ${log.contract} (block ${checkpoint.blockNumber})`;
+    if (options.json) console.log(JSON.stringify({ valid: true, index: entry.index, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, chainId: log.chainId }));
+    else console.log(summary);
+  } catch (error) {
+    if (!(error instanceof ReceiptError)) throw error;
+    if (error.code === "CHAIN_UNREACHABLE") throw new CliError(`cannot check the chain at ${options.rpc}: ${error.message}`, 2);
+    return report(options.json, { valid: false, code: error.code, reason: error.message });
+  } finally {
+    provider.destroy();
+  }
+});
+
 program
-  .command("verify")
-  .description("verify a receipt: leaf hash, inclusion proof, and the root anchored on chain")
-  .argument("<receipt>", "receipt JSON file (- for standard input)")
-  .option("--rpc <url>", "JSON-RPC endpoint of the receipt's chain (env LEDGER_RPC_URL)", process.env.LEDGER_RPC_URL)
-  .option("--json", "print the result as JSON")
-  .action(async (file: string, options: { rpc?: string; json?: boolean }) => {
-    if (!options.rpc) throw new CliError("--rpc <url> is required (or set LEDGER_RPC_URL)", 2);
-    const text = readInput(file);
-    let receipt: unknown;
+  .command("log-list")
+  .description("print a gateway's own log list (JSON) on stdout, to save as a trust anchor: ledger log-list --url URL > trusted-logs.json")
+  .option("--url <url>", "a running gateway (env LEDGER_URL)", process.env.LEDGER_URL)
+  .action(async (options: { url?: string }) => {
+    if (!options.url) throw new CliError("--url <gateway> is required (or set LEDGER_URL)", 2);
+    let response: Response;
     try {
-      receipt = JSON.parse(text);
+      response = await fetch(new URL("/v1/log-list", options.url), { signal: AbortSignal.timeout(30_000) });
     } catch (error) {
-      return report(options.json, { valid: false, code: "RECEIPT_MALFORMED", reason: `${file} is not JSON: ${(error as Error).message}` });
+      throw new CliError(`cannot reach the gateway at ${options.url}: ${(error as Error).message}`, 2);
     }
-    const provider = connectProvider(options.rpc, { timeoutMs: 15_000 });
+    if (!response.ok) throw new CliError(`the gateway at ${options.url} answered ${response.status} for /v1/log-list`, 2);
+    let list: LogList;
     try {
-      const verified = await verifyReceipt(receipt, ledgerReader(provider));
-      const { log, entry, checkpoint } = verified.receipt;
-      const summary = `valid: event ${entry.index} of log ${log.id} is in the ${checkpoint.treeSize}-leaf checkpoint ${checkpoint.rootHash} anchored on chain ${log.chainId} in contract ${log.contract} (block ${checkpoint.blockNumber})`;
-      if (options.json) console.log(JSON.stringify({ valid: true, index: entry.index, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, chainId: log.chainId }));
-      else console.log(summary);
+      list = parseLogListText(await response.text(), `the log list of ${options.url}`);
     } catch (error) {
-      if (!(error instanceof ReceiptError)) throw error;
-      if (error.code === "CHAIN_UNREACHABLE") throw new CliError(`cannot check the chain at ${options.rpc}: ${error.message}`, 2);
-      return report(options.json, { valid: false, code: error.code, reason: error.message });
-    } finally {
-      provider.destroy();
+      if (error instanceof TrustAnchorError) throw new CliError(error.message, 2);
+      throw error;
     }
+    console.log(JSON.stringify(list, null, 2));
+    // The gateway vouches for itself here; a list from its operator, out of band, is what makes it a trust anchor.
+    console.error(`ledger: ${list.logs.length} log(s) as ${options.url} describes itself; compare the contract and log id with those its operator publishes`);
   });
 
 const keys = program.command("keys").description("create, revoke and list API keys");

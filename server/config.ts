@@ -1,5 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
+import { readLogListFile } from "./receipts/load-log-list";
+import { TrustAnchorError, type LogList } from "./receipts/trust-anchor";
 
 /**
  * Gateway configuration, read from the environment and validated at boot so a
@@ -46,6 +48,7 @@ const envSchema = z
     POLICY_POLL_MS: positiveInt.default(1000),
     METRICS_TOKEN: z.string().min(16, "at least 16 characters").optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    TRUSTED_LOGS: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     CONSOLE_SOURCE_MAPS: z.enum(["true", "false"]).default("false"),
   })
@@ -102,6 +105,8 @@ export interface Config {
   /** Negative list and thresholds (JSON), hot-reloaded; none when unset. */
   policyFile?: string;
   policyPollMs: number;
+  /** Logs besides its own whose receipts POST /v1/verify accepts (TRUSTED_LOGS, a log list file read at boot). */
+  trustedLogs?: { file: string; list: LogList };
   logLevel: string;
   /** Bearer token for GET /metrics on the API's port; without it /metrics is served only on metricsPort. */
   metricsToken?: string;
@@ -124,6 +129,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const e = parsed.data;
+  const trustedLogsFile = e.TRUSTED_LOGS === undefined ? undefined : path.resolve(e.TRUSTED_LOGS);
+  let trustedLogs: Config["trustedLogs"];
+  try {
+    trustedLogs = trustedLogsFile === undefined ? undefined : { file: trustedLogsFile, list: readLogListFile(trustedLogsFile) };
+  } catch (error) {
+    if (error instanceof TrustAnchorError) throw new ConfigError([`TRUSTED_LOGS: ${error.message}`]);
+    throw error;
+  }
   return {
     dataDir: path.resolve(e.DATA_DIR),
     host: e.HOST,
@@ -160,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     orgsFile: e.ORGS_FILE === undefined ? undefined : path.resolve(e.ORGS_FILE),
     policyFile: e.POLICY_FILE === undefined ? undefined : path.resolve(e.POLICY_FILE),
     policyPollMs: e.POLICY_POLL_MS,
+    trustedLogs,
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,

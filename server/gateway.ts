@@ -4,7 +4,9 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import path from "node:path";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
-import type { Config } from "./config";
+import { ConfigError, type Config } from "./config";
+import type { Hex } from "./hex";
+import { sameLog, type LogListEntry, type TrustAnchor } from "./receipts/trust-anchor";
 import { openStores, type Database, type Stores } from "./store/database";
 import { loadOrCreateLogMeta } from "./store/meta";
 import { loadOrCreateSecret } from "./store/secrets";
@@ -34,7 +36,7 @@ import { dumpAnvilState } from "./chain/anvil";
 import { writeBackup } from "./backup/backup";
 import { serveControlSocket } from "./backup/control-socket";
 import { registerNoteKey } from "./chain/note-key";
-import { OpenLog, createOpenLogRouter, defaultOrigin, loadNoteSigner, tlogProofOf } from "./openlog";
+import { OpenLog, createOpenLogRouter, defaultOrigin, loadNoteSigner, noteVerifierKey, tlogProofOf } from "./openlog";
 
 /**
  * Wires the layers together (HTTP → log → tree → anchor → chain) and owns their
@@ -118,6 +120,17 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       : { status: "failed" as const, message: `the log's note key is not registered in the contract: the chain did not answer at start; the next start registers it` };
     if (registration.status === "registered") progress(`registered the log's note key in the contract (origin ${origin})`);
     else if ("message" in registration) logger.warn(registration.message);
+    // Before anything anchors: a TRUSTED_LOGS entry contradicting this log's identity stops the start.
+    const own: LogListEntry = {
+      logId: meta.logId.toLowerCase() as Hex,
+      chainId: chain.chainId,
+      contract: chain.contract.toLowerCase() as Hex,
+      name: config.logName,
+      division: config.logDivision,
+      // The open log's checkpoint key: what `ledger monitor` checks notes with.
+      noteKey: noteVerifierKey(noteSigner),
+    };
+    const trusted: TrustAnchor<LogListEntry> = { logs: [own, ...trustedOthers(own, config)] };
     const audits = await AuditJobs.open({
       db,
       run: gatewayAuditRun({
@@ -196,6 +209,8 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       anchorer,
       subjectSecret,
       chain: { chainId: chain.chainId, contract: chain.contract, logId: meta.logId, rpcUrl: config.publicRpcUrl ?? chain.rpcUrl },
+      logList: { version: 1, logs: [own] },
+      trust: trusted,
       reader: ledgerReader(chain.provider),
       index,
       indexer,
@@ -274,6 +289,21 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * The TRUSTED_LOGS entries other than this log. One naming this log's id with another
+ * contract or chain contradicts the gateway's own identity: refused at start.
+ */
+function trustedOthers(own: LogListEntry, config: Config): LogListEntry[] {
+  const listed = config.trustedLogs?.list.logs ?? [];
+  const clash = listed.find((entry) => entry.logId === own.logId && !sameLog(entry, own));
+  if (clash) {
+    throw new ConfigError([
+      `TRUSTED_LOGS: ${config.trustedLogs!.file} lists this gateway's log ${own.logId} at contract ${clash.contract} on chain ${clash.chainId}; it is at ${own.contract} on chain ${own.chainId}`,
+    ]);
+  }
+  return listed.filter((entry) => !sameLog(entry, own));
 }
 
 interface ConnectedChain {

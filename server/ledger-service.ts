@@ -13,6 +13,7 @@ import type { PreparationPool } from "./ingest/preparation-pool";
 import { hashLeaf, type MerkleTreeStore } from "./merkle";
 import type { Receipt } from "./receipts/receipt";
 import { verifyReceipt, type LedgerReader, type VerifiedReceipt } from "./receipts/verify-receipt";
+import type { LogList, TrustAnchor } from "./receipts/trust-anchor";
 import type { EventIndex } from "./query/event-index";
 import type { EventIndexer } from "./query/event-indexer";
 import { parseEventQuery, queryEvents, type EventPage } from "./query/event-query";
@@ -39,6 +40,10 @@ export interface LedgerServiceParameters {
   anchorer: Anchorer;
   subjectSecret: Uint8Array;
   chain: ChainIdentity;
+  /** This log's own entry, as GET /v1/log-list serves it. */
+  logList: LogList;
+  /** The logs POST /v1/verify accepts: this one and those of TRUSTED_LOGS. */
+  trust: TrustAnchor;
   reader: LedgerReader;
   index: EventIndex;
   indexer: EventIndexer;
@@ -79,6 +84,11 @@ export class LedgerService {
 
   get chain(): ChainIdentity {
     return this.p.chain;
+  }
+
+  /** Public: what a verifier saves as its trust anchor (convenient, not a substitute for one given out of band). */
+  get logList(): LogList {
+    return this.p.logList;
   }
 
   /**
@@ -225,7 +235,7 @@ export class LedgerService {
 
   verify(principal: Principal, receipt: unknown): Promise<VerifiedReceipt> {
     requireRole(principal, "admin", "auditor", "regulator", "submitter", "citizen-portal");
-    return verifyReceipt(receipt, this.p.reader);
+    return verifyReceipt(receipt, this.p.trust, this.p.reader);
   }
 
   checkpoints(principal: Principal, query: { beforeSize?: number; limit: number }): Promise<Checkpoint[]> {

@@ -83,6 +83,8 @@ export function createHttpApp({ ledger, keys, orgs, openLog, extraRoutes = [], f
     res.status(answer.ready ? 200 : 503).json(answer);
   });
   app.get("/v1/openapi.json", (_req, res) => res.json(openApiDocument));
+  // Public, like the receipts' chain: a verifier needs it before it has any key.
+  app.get("/v1/log-list", (_req, res) => res.json(ledger.logList));
   app.use("/console", createConsoleRouter({ sourceMaps: consoleSourceMaps }));
   // Public, like a static tile server: the router checks keys itself where content is not public (entry bundles).
   if (openLog) app.use("/v1/log", openLog.router);

@@ -119,9 +119,16 @@ export const openApiDocument = {
         },
       },
     },
+    "/v1/log-list": {
+      get: {
+        security: [],
+        summary: "This log's entry as a log list { version: 1, logs: [{ logId, chainId, contract, name, division }] }, to save as a verifier's trust anchor",
+        responses: { "200": { description: "log list" } },
+      },
+    },
     "/v1/verify": {
       post: {
-        summary: "Verify a receipt against the chain",
+        summary: "Verify a receipt against the chain; only receipts of this log or of a log in TRUSTED_LOGS can be valid (others: valid false, code UNTRUSTED_LOG)",
         requestBody: { required: true, ...json({ $ref: "#/components/schemas/Receipt" }) },
         responses: {
           "200": { description: "{ valid: true, … } or { valid: false, code, reason }" },

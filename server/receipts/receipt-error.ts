@@ -1,6 +1,7 @@
 /** Why a receipt failed verification; tests and callers match on `code`. */
 export type ReceiptErrorCode =
   | "RECEIPT_MALFORMED"
+  | "UNTRUSTED_LOG"
   | "ENVELOPE_MISMATCH"
   | "LEAF_HASH_MISMATCH"
   | "INCLUSION_PROOF_INVALID"

@@ -17,13 +17,19 @@ import { AuditJobs, gatewayAuditRun, type AuditJob, type AuditRun } from "../../
 import { createAuditRoutes } from "../../server/audit/routes";
 import type { AuditReport } from "../../server/audit/report";
 import { runAuditCommand, type AuditCommandIo } from "../../scripts/audit-command";
+import { requireRole } from "../../server/auth/access";
 import { LOG_ID, buildLedger, makeTempDir, readRecord, removeDir, treeSublevel, writeRecord } from "./support/ledger-fixture";
 
 function principal(role: Principal["role"]): Principal {
   return { id: `key-${role}`, name: role, role, createdAt: "2026-11-26T00:00:00.000Z", ...(role === "regulator" ? { jurisdiction: "330102000000" } : {}) };
 }
 
-/** An app with only the audit routes, authenticating `Bearer <role>`. */
+/** The contract this stand-in gateway says it anchors in (GET /v1/status). */
+const CONTRACT = "0x" + "cd".repeat(20);
+/** `ledger audit --url` options trusting the stand-in gateway's log. */
+const TRUSTED = { logId: LOG_ID, contract: CONTRACT, chainId: "31337" };
+
+/** An app with only the audit routes and the log identity of /v1/status, authenticating `Bearer <role>`. */
 async function serve(jobs: AuditJobs): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
   const v1 = express.Router();
@@ -34,6 +40,10 @@ async function serve(jobs: AuditJobs): Promise<{ url: string; close: () => Promi
     next();
   });
   v1.use(createAuditRoutes({ jobs }));
+  v1.get("/status", (req, res) => {
+    requireRole(req.principal!, "admin", "auditor", "regulator");
+    res.json({ log: { chainId: 31337, contract: CONTRACT, logId: LOG_ID, rpcUrl: "http://127.0.0.1:9" } });
+  });
   app.use("/v1", v1);
   app.use(errorHandler(pino({ level: "silent" })));
   const server: Server = await new Promise((resolve) => {
@@ -146,20 +156,37 @@ describe("audit: the job API over HTTP", function () {
   describe("`ledger audit --url`", function () {
     it("starts the job, polls it with progress on stderr, prints the verdict and exits 0", async function () {
       const io = captureIo();
-      const code = await runAuditCommand({ url: server.url, key: "auditor", dataDir: "." }, io, 20);
+      const code = await runAuditCommand({ url: server.url, key: "auditor", dataDir: ".", ...TRUSTED }, io, 20);
       expect(code, io.err).to.equal(0);
       expect(io.out).to.match(/^intact: 500 events, 3 checkpoints compared with their local records only/);
     });
 
     it("exits 1 when the gateway refuses the key, and 2 when no gateway answers", async function () {
       const refused = captureIo();
-      expect(await runAuditCommand({ url: server.url, key: "submitter", dataDir: "." }, refused, 20)).to.equal(1);
+      expect(await runAuditCommand({ url: server.url, key: "submitter", dataDir: ".", ...TRUSTED }, refused, 20)).to.equal(1);
       expect(refused.err).to.include("the gateway refused (403 FORBIDDEN)");
       const unreachable = captureIo();
-      expect(await runAuditCommand({ url: "http://127.0.0.1:9", key: "auditor", dataDir: "." }, unreachable, 20)).to.equal(2);
+      expect(await runAuditCommand({ url: "http://127.0.0.1:9", key: "auditor", dataDir: ".", ...TRUSTED }, unreachable, 20)).to.equal(2);
       expect(unreachable.err).to.include("cannot reach the gateway");
       const keyless = captureIo();
-      expect(await runAuditCommand({ url: server.url, dataDir: "." }, keyless, 20)).to.equal(2);
+      expect(await runAuditCommand({ url: server.url, dataDir: ".", ...TRUSTED }, keyless, 20)).to.equal(2);
+    });
+
+    it("needs a trust anchor (exit 2, saying how to give one) and refuses a gateway whose log is not in it (exit 1, UNTRUSTED_LOG), starting no audit", async function () {
+      const before = (await call(server.url, "GET", "/v1/audit/latest", "auditor")).body?.job?.id;
+      const none = captureIo();
+      expect(await runAuditCommand({ url: server.url, key: "auditor", dataDir: "." }, none, 20)).to.equal(2);
+      expect(none.err).to.include("--trust trusted-logs.json").and.include("ledger log-list --url");
+      for (const other of [{ ...TRUSTED, contract: "0x" + "ee".repeat(20) }, { ...TRUSTED, chainId: "1" }, { ...TRUSTED, logId: "0x" + "01".repeat(32) }]) {
+        const io = captureIo();
+        expect(await runAuditCommand({ url: server.url, key: "auditor", dataDir: ".", ...other }, io, 20), io.err).to.equal(1);
+        expect(io.err).to.include("UNTRUSTED_LOG").and.include(LOG_ID);
+        expect(io.out).to.equal("");
+      }
+      const incomplete = captureIo();
+      expect(await runAuditCommand({ url: server.url, key: "auditor", dataDir: ".", logId: LOG_ID, chainId: "31337" }, incomplete, 20)).to.equal(2);
+      expect(incomplete.err).to.include("go together");
+      expect((await call(server.url, "GET", "/v1/audit/latest", "auditor")).body?.job?.id).to.equal(before);
     });
   });
 });

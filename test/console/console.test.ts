@@ -288,8 +288,10 @@ describe("console: the web console in a real browser", function () {
     expect(receipt.entry.index).to.equal(VIOLATION);
     await page.click("#verify-button");
     await page.waitForSelector("#verdict", WAIT);
-    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass"]);
+    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass", "pass"]);
     expect(await text("#verdict")).to.match(/Valid receipt/);
+    expect(await text("#step-log")).to.include(receipt.log.id).and.include(receipt.log.contract);
+    expect(await text("#trust-source")).to.include("this gateway's own log list");
     expect(await text("#step-leaf")).to.include(receipt.entry.leafHash);
     expect(await text("#step-chain")).to.include(receipt.log.contract).and.include(receipt.checkpoint.rootHash);
     await expectAccessibleAndFitting();
@@ -316,7 +318,7 @@ describe("console: the web console in a real browser", function () {
     const envelope = clone(original);
     envelope.entry.envelope.event.purpose = "insurance offes";
     const altered = await verify(envelope);
-    expect(altered.states).to.deep.equal(["fail", "skipped", "skipped"]);
+    expect(altered.states).to.deep.equal(["pass", "fail", "skipped", "skipped"]);
     expect(altered.verdict).to.match(/Not valid/).and.include("LEAF_HASH_MISMATCH").and.match(/leaf hash of the envelope is 0x[0-9a-f]{64}, the receipt says/);
     console.log(`      screenshot: ${await screenshot(page, "verify-fail")}`);
 
@@ -325,7 +327,7 @@ describe("console: the web console in a real browser", function () {
     const first: string = proof.inclusionProof[0];
     proof.inclusionProof[0] = first.slice(0, 10) + (first[10] === "0" ? "1" : "0") + first.slice(11);
     const badProof = await verify(proof);
-    expect(badProof.states).to.deep.equal(["pass", "fail", "skipped"]);
+    expect(badProof.states).to.deep.equal(["pass", "pass", "fail", "skipped"]);
     expect(badProof.verdict).to.include("INCLUSION_PROOF_INVALID").and.match(/inclusion proof leads to root/);
 
     // A self-consistent forgery (its own one-leaf "tree"), dropped in as a file: only the chain can tell.
@@ -344,7 +346,7 @@ describe("console: the web console in a real browser", function () {
     await page.waitForFunction(() => (document.getElementById("receipt-source") as HTMLElement).innerText.includes("forged-receipt.json"), WAIT);
     await page.click("#verify-button");
     await page.waitForSelector("#verdict", WAIT);
-    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "fail"]);
+    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass", "fail"]);
     expect(await text("#verdict")).to.match(/ROOT_NOT_ANCHORED|ROOT_MISMATCH/);
   });
 

@@ -132,30 +132,36 @@ describe("console: browser modules under Node", function () {
       rootAt: async () => answers.root ?? root,
     });
     const states = (check: { steps: { state: string }[] }) => check.steps.map((s) => s.state);
+    const TRUST = { logs: [{ logId: LOG as `0x${string}`, chainId: 31337, contract: CONTRACT as `0x${string}`, name: "test log", division: "330102000000" }] };
 
-    it("passes all three steps for a good receipt", async function () {
-      const check = await checkReceipt(JSON.stringify(receiptOf(3)), chain({}));
+    it("passes all four steps for a good receipt of a trusted log", async function () {
+      const check = await checkReceipt(JSON.stringify(receiptOf(3)), TRUST, chain({}));
       expect(check.ok).to.equal(true);
-      expect(states(check)).to.deep.equal(["pass", "pass", "pass"]);
-      expect(check.steps[0]!.detail).to.include(receiptOf(3).entry.leafHash);
+      expect(states(check)).to.deep.equal(["pass", "pass", "pass", "pass"]);
+      expect(check.steps[0]!.detail).to.include(LOG).and.include("test log");
+      expect(check.steps[1]!.detail).to.include(receiptOf(3).entry.leafHash);
     });
 
     it("fails at the step that breaks, with the code and reason of verifyReceipt", async function () {
-      const cases: [string, unknown, LedgerReader | undefined, string[], string][] = [
-        ["not JSON", "{", chain({}), ["fail", "skipped", "skipped"], "RECEIPT_MALFORMED"],
-        ["altered envelope", (() => { const r = receiptOf(2); (r.entry.envelope as any).event.purpose = "x"; return r; })(), chain({}), ["fail", "skipped", "skipped"], "LEAF_HASH_MISMATCH"],
-        ["envelope of another index", (() => { const r = receiptOf(2); r.entry.envelope = structuredClone(envelopes[1]!); return r; })(), chain({}), ["fail", "skipped", "skipped"], "ENVELOPE_MISMATCH"],
-        ["altered proof", (() => { const r = receiptOf(2); r.inclusionProof[0] = `0x${"00".repeat(32)}`; return r; })(), chain({}), ["pass", "fail", "skipped"], "INCLUSION_PROOF_INVALID"],
-        ["truncated proof", (() => { const r = receiptOf(2); r.inclusionProof.pop(); return r; })(), chain({}), ["pass", "fail", "skipped"], "INCLUSION_PROOF_INVALID"],
-        ["another chain", receiptOf(2), chain({ chainId: 1 }), ["pass", "pass", "fail"], "WRONG_CHAIN"],
-        ["no contract", receiptOf(2), chain({ code: false }), ["pass", "pass", "fail"], "CONTRACT_NOT_FOUND"],
-        ["root never anchored", receiptOf(2), chain({ root: "0x" + "00".repeat(32) }), ["pass", "pass", "fail"], "ROOT_NOT_ANCHORED"],
-        ["another root on chain", receiptOf(2), chain({ root: "0x" + "22".repeat(32) }), ["pass", "pass", "fail"], "ROOT_MISMATCH"],
-        ["chain unreachable", receiptOf(2), chain({ fail: new Error("ECONNREFUSED") }), ["pass", "pass", "fail"], "CHAIN_UNREACHABLE"],
-        ["no RPC endpoint", receiptOf(2), undefined, ["pass", "pass", "fail"], "CHAIN_UNREACHABLE"],
+      const other = { logs: [{ ...TRUST.logs[0]!, contract: ("0x" + "ef".repeat(20)) as `0x${string}` }] };
+      const cases: [string, unknown, LedgerReader | undefined, string[], string, typeof TRUST | undefined][] = [
+        ["not JSON", "{", chain({}), ["fail", "skipped", "skipped", "skipped"], "RECEIPT_MALFORMED", TRUST],
+        ["malformed shape", { ...receiptOf(2), version: 2 }, chain({}), ["fail", "skipped", "skipped", "skipped"], "RECEIPT_MALFORMED", TRUST],
+        ["a log outside the trust anchor", receiptOf(2), chain({}), ["fail", "skipped", "skipped", "skipped"], "UNTRUSTED_LOG", other],
+        ["no trust anchor at all", receiptOf(2), chain({}), ["fail", "skipped", "skipped", "skipped"], "UNTRUSTED_LOG", undefined],
+        ["altered envelope", (() => { const r = receiptOf(2); (r.entry.envelope as any).event.purpose = "x"; return r; })(), chain({}), ["pass", "fail", "skipped", "skipped"], "LEAF_HASH_MISMATCH", TRUST],
+        ["envelope of another index", (() => { const r = receiptOf(2); r.entry.envelope = structuredClone(envelopes[1]!); return r; })(), chain({}), ["pass", "fail", "skipped", "skipped"], "ENVELOPE_MISMATCH", TRUST],
+        ["altered proof", (() => { const r = receiptOf(2); r.inclusionProof[0] = `0x${"00".repeat(32)}`; return r; })(), chain({}), ["pass", "pass", "fail", "skipped"], "INCLUSION_PROOF_INVALID", TRUST],
+        ["truncated proof", (() => { const r = receiptOf(2); r.inclusionProof.pop(); return r; })(), chain({}), ["pass", "pass", "fail", "skipped"], "INCLUSION_PROOF_INVALID", TRUST],
+        ["another chain", receiptOf(2), chain({ chainId: 1 }), ["pass", "pass", "pass", "fail"], "WRONG_CHAIN", TRUST],
+        ["no contract", receiptOf(2), chain({ code: false }), ["pass", "pass", "pass", "fail"], "CONTRACT_NOT_FOUND", TRUST],
+        ["root never anchored", receiptOf(2), chain({ root: "0x" + "00".repeat(32) }), ["pass", "pass", "pass", "fail"], "ROOT_NOT_ANCHORED", TRUST],
+        ["another root on chain", receiptOf(2), chain({ root: "0x" + "22".repeat(32) }), ["pass", "pass", "pass", "fail"], "ROOT_MISMATCH", TRUST],
+        ["chain unreachable", receiptOf(2), chain({ fail: new Error("ECONNREFUSED") }), ["pass", "pass", "pass", "fail"], "CHAIN_UNREACHABLE", TRUST],
+        ["no RPC endpoint", receiptOf(2), undefined, ["pass", "pass", "pass", "fail"], "CHAIN_UNREACHABLE", TRUST],
       ];
-      for (const [what, receipt, reader, expected, code] of cases) {
-        const check = await checkReceipt(typeof receipt === "string" ? receipt : JSON.stringify(receipt), reader);
+      for (const [what, receipt, reader, expected, code, trust] of cases) {
+        const check = await checkReceipt(typeof receipt === "string" ? receipt : JSON.stringify(receipt), trust, reader);
         expect(check.ok, what).to.equal(false);
         expect(states(check), `${what}: ${check.reason}`).to.deep.equal(expected);
         expect(check.code, what).to.equal(code);

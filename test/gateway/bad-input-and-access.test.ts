@@ -189,11 +189,15 @@ describe("gateway: bad input and access control", function () {
   });
 
   describe("authentication (401)", () => {
-    it("needs no key for /healthz and the OpenAPI document only", async () => {
+    it("needs no key for /healthz, the OpenAPI document and the log list only", async () => {
       expect((await g.api("GET", "/healthz")).status).to.equal(200);
       const openapi = await g.api("GET", "/v1/openapi.json");
       expect(openapi.status).to.equal(200);
       expect(openapi.body.openapi).to.match(/^3\./);
+      const logList = await g.api("GET", "/v1/log-list");
+      expect(logList.status).to.equal(200);
+      expect(logList.body).to.deep.include({ version: 1 });
+      expect(logList.body.logs.map((l: { logId: string }) => l.logId)).to.deep.equal([g.gateway.logId]);
       expectError(await g.api("GET", "/v1/status"), 401, "UNAUTHENTICATED");
     });
 

@@ -22,6 +22,8 @@ import {
   runCli,
   startTestGateway,
   stopAndRemove,
+  trustArgs,
+  trustOf,
   waitForReceipt,
   type TestGateway,
 } from "../support/gateway-harness";
@@ -132,9 +134,11 @@ describe("gateway: ingest, receipts and their verification", function () {
 
     const file = path.join(scratch, "valid.json");
     writeFileSync(file, JSON.stringify(receipt, null, 2));
+    const trustFile = path.join(scratch, "trusted-logs.json");
+    writeFileSync(trustFile, JSON.stringify({ version: 1, logs: [{ ...trustOf(g.gateway).logs[0], name: "test gateway", division: "330102000000" }] }));
     const [plain, fromStdin] = await Promise.all([
-      runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl]),
-      runCli(["verify", "-", "--rpc", g.gateway.chain.rpcUrl, "--json"], { input: JSON.stringify(receipt) }),
+      runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, "--trust", trustFile], { timeoutMs: 90_000 }),
+      runCli(["verify", "-", "--rpc", g.gateway.chain.rpcUrl, "--json", ...trustArgs(g.gateway)], { input: JSON.stringify(receipt), timeoutMs: 90_000 }),
     ]);
     expect(plain.code, plain.stderr).to.equal(0);
     expect(plain.stdout).to.match(/^valid: event 3 /);
@@ -282,9 +286,10 @@ describe("gateway: ingest, receipts and their verification", function () {
           },
         },
         { name: "the leaf hash changed", code: "LEAF_HASH_MISMATCH", tamper: (r) => ((r.entry.leafHash = flipHex(r.entry.leafHash)), r) },
-        { name: "the envelope's index changed", code: "ENVELOPE_MISMATCH", tamper: (r) => ((r.entry.envelope.index = 2), r) },
+        { name: "the envelope's index changed", cli: true, code: "ENVELOPE_MISMATCH", tamper: (r) => ((r.entry.envelope.index = 2), r) },
         { name: "the entry index changed", code: "ENVELOPE_MISMATCH", tamper: (r) => ((r.entry.index = 2), r) },
-        { name: "the log id changed", code: "ENVELOPE_MISMATCH", tamper: (r) => ((r.log.id = flipHex(r.log.id)), r) },
+        // The log's coordinates are checked against the trust anchor before anything else.
+        { name: "the log id changed", code: "UNTRUSTED_LOG", tamper: (r) => ((r.log.id = flipHex(r.log.id)), r) },
         { name: "a proof node flipped", cli: true, code: "INCLUSION_PROOF_INVALID", tamper: (r) => ((r.inclusionProof[0] = flipHex(r.inclusionProof[0])), r) },
         { name: "the last proof node flipped", code: "INCLUSION_PROOF_INVALID", tamper: (r) => ((r.inclusionProof[r.inclusionProof.length - 1] = flipHex(r.inclusionProof.at(-1))), r) },
         { name: "the proof truncated", cli: true, code: "INCLUSION_PROOF_INVALID", tamper: (r) => (r.inclusionProof.pop(), r) },
@@ -299,8 +304,8 @@ describe("gateway: ingest, receipts and their verification", function () {
           precondition: (r) => expect(proofFits(r), "test precondition: the proof must not fit the altered size").to.equal(false),
         },
         { name: "the tree size made smaller than the index", code: "RECEIPT_MALFORMED", tamper: (r) => ((r.checkpoint.treeSize = r.entry.index), r) },
-        { name: "the chain id changed", cli: true, code: "WRONG_CHAIN", tamper: (r) => ((r.log.chainId = 31338), r) },
-        { name: "the contract changed", cli: true, code: "CONTRACT_NOT_FOUND", tamper: (r) => ((r.log.contract = "0x" + "12".repeat(20)), r) },
+        { name: "the chain id changed", cli: true, code: "UNTRUSTED_LOG", tamper: (r) => ((r.log.chainId = 31338), r) },
+        { name: "the contract changed", cli: true, code: "UNTRUSTED_LOG", tamper: (r) => ((r.log.contract = "0x" + "12".repeat(20)), r) },
         { name: "an upper-case hash", code: "RECEIPT_MALFORMED", tamper: (r) => ((r.checkpoint.rootHash = "0x" + r.checkpoint.rootHash.slice(2).toUpperCase()), r) },
         { name: "the version changed", code: "RECEIPT_MALFORMED", tamper: (r) => ((r.version = 2), r) },
         { name: "the inclusion proof missing", code: "RECEIPT_MALFORMED", tamper: (r) => (delete r.inclusionProof, r) },
@@ -354,7 +359,8 @@ describe("gateway: ingest, receipts and their verification", function () {
       }
     });
 
-    it("`ledger verify` exits 1 with \"invalid (CODE)\" on stderr for each", async () => {
+    it("`ledger verify` exits 1 with \"invalid (CODE)\" on stderr for each", async function () {
+      this.timeout(300_000); // ten Node starts, three at a time, on a shared machine
       const inputs: { c: Case; file: string }[] = [];
       for (const [i, c] of cases.entries()) {
         if (!c.cli) continue;
@@ -365,7 +371,7 @@ describe("gateway: ingest, receipts and their verification", function () {
         inputs.push({ c, file });
       }
       expect(new Set(inputs.map((input) => input.c.code)).size).to.be.at.least(6);
-      const results = await inPool(inputs, 3, ({ file }) => runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl]));
+      const results = await inPool(inputs, 3, ({ file }) => runCli(["verify", file, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }));
       results.forEach((result, i) => {
         const { c } = inputs[i]!;
         expect(result.code, `${c.name}: ${result.stdout}${result.stderr}`).to.equal(1);
@@ -381,9 +387,9 @@ describe("gateway: ingest, receipts and their verification", function () {
     const good = path.join(scratch, "good.json");
     writeFileSync(good, JSON.stringify(receipt));
     const [missing, unreachable, garbage] = await Promise.all([
-      runCli(["verify", path.join(scratch, "does-not-exist.json"), "--rpc", g.gateway.chain.rpcUrl]),
-      runCli(["verify", good, "--rpc", "http://127.0.0.1:9"]),
-      runCli(["verify", notJson, "--rpc", g.gateway.chain.rpcUrl]),
+      runCli(["verify", path.join(scratch, "does-not-exist.json"), "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
+      runCli(["verify", good, "--rpc", "http://127.0.0.1:9", ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
+      runCli(["verify", notJson, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
     ]);
     expect(missing.code, missing.stderr).to.equal(2);
     expect(unreachable.code, unreachable.stderr).to.equal(2);

@@ -18,6 +18,7 @@ import {
   runCli,
   startTestGateway,
   stopAndRemove,
+  trustArgs,
   waitForReceipt,
   type TestGateway,
 } from "../support/gateway-harness";
@@ -158,7 +159,7 @@ describe("gateway: stop and restart on the same data directory", function () {
     expect(again.body).to.deep.equal(before1.receipt);
     const file = path.join(dataDir, "old-receipt.json");
     writeFileSync(file, JSON.stringify(before1.receipt));
-    const cli = await runCli(["verify", file, "--rpc", g!.gateway.chain.rpcUrl]);
+    const cli = await runCli(["verify", file, "--rpc", g!.gateway.chain.rpcUrl, ...trustArgs(g!.gateway)]);
     expect(cli.code, cli.stderr).to.equal(0);
     expect(cli.stdout).to.match(/^valid: event 9 /);
   });

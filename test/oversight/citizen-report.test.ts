@@ -26,6 +26,7 @@ import {
   removeDir,
   waitFor,
   type TestEvent,
+  trustOf,
 } from "../support/gateway-harness";
 import {
   ORG_NAMES,
@@ -211,7 +212,7 @@ describe("oversight: the citizens' access report", function () {
       }
       const reader = ledgerReader(provider);
       for (const line of lines.filter((_, i) => i % 23 === 0)) {
-        const verified = await verifyReceipt(line.receipt, reader);
+        const verified = await verifyReceipt(line.receipt, trustOf(g.gateway), reader);
         expect(verified.receipt.entry.index).to.equal(line.index);
       }
     } finally {

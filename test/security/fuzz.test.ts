@@ -39,6 +39,8 @@ import {
   type ApiResponse,
   type RequestOptions,
   type TestGateway,
+  trustArgs,
+  trustOf,
 } from "../support/gateway-harness";
 import { verifyReceipt } from "../../server/receipts/verify-receipt";
 import { ReceiptError } from "../../server/receipts/receipt-error";
@@ -508,14 +510,14 @@ describe("security: fuzzing every endpoint with bad input", function () {
       await fc.assert(
         fc.asyncProperty(tamperedReceipt(() => receipt), async (text) => {
           tried += 1;
-          const outcome = await verifyReceipt(JSON.parse(text), reader).then(() => "valid", (error: unknown) => error);
+          const outcome = await verifyReceipt(JSON.parse(text), trustOf(g.gateway), reader).then(() => "valid", (error: unknown) => error);
           expect(outcome, `a tampered receipt verified: ${text.slice(0, 500)}`).to.not.equal("valid");
           expect(outcome, String((outcome as Error)?.stack)).to.be.instanceOf(ReceiptError);
           expect((outcome as ReceiptError).code).to.not.equal("CHAIN_UNREACHABLE");
         }),
         options(500),
       );
-      expect((await verifyReceipt(receipt, reader)).receipt.entry.index).to.equal(8);
+      expect((await verifyReceipt(receipt, trustOf(g.gateway), reader)).receipt.entry.index).to.equal(8);
     } finally {
       provider.destroy();
     }
@@ -548,7 +550,7 @@ describe("security: fuzzing every endpoint with bad input", function () {
     ];
     try {
       for (const c of cases) {
-        const result = await runCli(["verify", ...c.args], { input: c.input, timeoutMs: 60_000 });
+        const result = await runCli(["verify", ...c.args, ...trustArgs(g.gateway)], { input: c.input, timeoutMs: 60_000 });
         const output = result.stdout + result.stderr;
         expect(result.code, `${c.name}: exit ${result.code}\n${output.slice(0, 2000)}`).to.equal(c.code);
         expect(output, `${c.name}: ${output.slice(0, 2000)}`).to.match(c.says);

@@ -341,3 +341,14 @@ export async function rpcAnswers(rpcUrl: string, timeoutMs = 2_000): Promise<boo
     return false;
   }
 }
+
+/** The gateway's own log as a trust anchor, built from what it runs with (not from GET /v1/log-list). */
+export function trustOf(gateway: Pick<Gateway, "logId" | "chain">): { logs: { logId: `0x${string}`; chainId: number; contract: `0x${string}` }[] } {
+  return { logs: [{ logId: gateway.logId.toLowerCase() as `0x${string}`, chainId: gateway.chain.chainId, contract: gateway.chain.contract.toLowerCase() as `0x${string}` }] };
+}
+
+/** `ledger verify`'s options trusting this gateway's log alone. */
+export function trustArgs(gateway: Pick<Gateway, "logId" | "chain">): string[] {
+  const [log] = trustOf(gateway).logs;
+  return ["--log-id", log!.logId, "--contract", log!.contract, "--chain-id", String(log!.chainId)];
+}

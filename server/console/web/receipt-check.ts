@@ -2,17 +2,19 @@
  * A receipt checked step by step in the browser, with the gateway's own pure
  * verification code (server/receipts/verify-receipt.ts → RFC 8785 + RFC 9162
  * in server/merkle) and the chain asked directly over JSON-RPC. The gateway's
- * opinion is never consulted: only the receipt, this code and the RPC endpoint.
+ * opinion is never consulted: only the receipt, this code, the RPC endpoint and
+ * the trust anchor (a log list), which says which logs a receipt may come from.
  */
 import { canonicalUtf8 } from "../../domain/envelope";
 import { toHex } from "../../hex";
 import { hashLeaf } from "../../merkle";
 import { ReceiptError, type ReceiptErrorCode } from "../../receipts/receipt-error";
-import { verifyReceipt, verifyReceiptProof, type LedgerReader } from "../../receipts/verify-receipt";
+import { parseReceipt, verifyReceipt, verifyReceiptProof, type LedgerReader } from "../../receipts/verify-receipt";
 import type { Receipt } from "../../receipts/receipt";
 import { t, tKey } from "./i18n/i18n";
+import { trustedLogFor, type LogIdentity, type LogListEntry, type TrustAnchor } from "../../receipts/trust-anchor";
 
-export type StepId = "leaf" | "inclusion" | "chain";
+export type StepId = "log" | "leaf" | "inclusion" | "chain";
 export type StepState = "pass" | "fail" | "skipped";
 
 export interface Step {
@@ -41,9 +43,10 @@ export function stepTitle(id: StepId): string {
   return t(`step.${id}`);
 }
 
-/** Which step a failure belongs to. */
+/** Which step a failure belongs to (a receipt malformed in shape fails at "log" instead: checkReceipt parses it first). */
 const STEP_OF: Record<ReceiptErrorCode, StepId> = {
   RECEIPT_MALFORMED: "leaf",
+  UNTRUSTED_LOG: "log",
   ENVELOPE_MISMATCH: "leaf",
   LEAF_HASH_MISMATCH: "leaf",
   INCLUSION_PROOF_INVALID: "inclusion",
@@ -54,7 +57,8 @@ const STEP_OF: Record<ReceiptErrorCode, StepId> = {
   CHAIN_UNREACHABLE: "chain",
 };
 
-const ORDER: StepId[] = ["leaf", "inclusion", "chain"];
+export const STEP_ORDER: StepId[] = ["log", "leaf", "inclusion", "chain"];
+const ORDER = STEP_ORDER;
 
 function result(failedAt: StepId | undefined, details: Partial<Record<StepId, string>>, failure?: { code: ReceiptErrorCode; reason: string }, receipt?: Receipt): ReceiptCheck {
   const failedIndex = failedAt === undefined ? ORDER.length : ORDER.indexOf(failedAt);
@@ -75,36 +79,46 @@ function failure(error: unknown): { code: ReceiptErrorCode; reason: string } {
   throw error;
 }
 
-/** Parses and checks a receipt given as text; `reader` answers the chain step (see json-rpc-reader.ts). */
-export async function checkReceipt(text: string, reader: LedgerReader | undefined): Promise<ReceiptCheck> {
+/**
+ * Parses and checks a receipt given as text, in verifyReceipt's order: its log against
+ * `trust` first (undefined: no trust anchor could be loaded, so nothing is valid), then
+ * its proof, then the chain through `reader` (see json-rpc-reader.ts).
+ */
+export async function checkReceipt(text: string, trust: TrustAnchor | undefined, reader: LedgerReader | undefined): Promise<ReceiptCheck> {
   let input: unknown;
   try {
     input = JSON.parse(text);
   } catch (error) {
-    return result("leaf", {}, { code: "RECEIPT_MALFORMED", reason: t("step.notJson", { message: (error as Error).message }) });
+    return result("log", {}, { code: "RECEIPT_MALFORMED", reason: t("step.notJson", { message: (error as Error).message }) });
   }
+  let trusted: LogIdentity;
+  try {
+    const parsed = parseReceipt(input);
+    if (!trust) return result("log", {}, { code: "UNTRUSTED_LOG", reason: t("step.noTrustAnchor") }, parsed);
+    trusted = trustedLogFor(parsed.log, trust);
+  } catch (error) {
+    return result("log", {}, failure(error));
+  }
+  const details: Partial<Record<StepId, string>> = { log: logDetail(trusted) };
   let proof: ReturnType<typeof verifyReceiptProof>;
   try {
     proof = verifyReceiptProof(input);
   } catch (error) {
     const f = failure(error);
     const step = STEP_OF[f.code];
-    const details: Partial<Record<StepId, string>> = {};
     if (step === "inclusion") details.leaf = leafDetail(toHex(hashLeaf(canonicalUtf8((input as Receipt).entry.envelope))));
     return result(step, details, f);
   }
   const { receipt, leafHash, rootHash } = proof;
-  const details: Partial<Record<StepId, string>> = {
-    leaf: leafDetail(leafHash),
-    inclusion: t("step.inclusionDetail", { length: receipt.inclusionProof.length, index: receipt.entry.index, treeSize: receipt.checkpoint.treeSize, rootHash }),
-  };
+  details.leaf = leafDetail(leafHash);
+  details.inclusion = t("step.inclusionDetail", { length: receipt.inclusionProof.length, index: receipt.entry.index, treeSize: receipt.checkpoint.treeSize, rootHash });
   if (!reader) {
     return result("chain", details, { code: "CHAIN_UNREACHABLE", reason: t("step.noRpc") }, receipt);
   }
   try {
-    const verified = await verifyReceipt(input, reader);
+    const verified = await verifyReceipt(input, trust, reader);
     details.chain = t("step.chainDetail", {
-      contract: receipt.log.contract,
+      contract: verified.trustedLog.contract,
       chainId: String(verified.chainId),
       treeSize: String(receipt.checkpoint.treeSize),
       rootHash,
@@ -113,8 +127,15 @@ export async function checkReceipt(text: string, reader: LedgerReader | undefine
     });
     return result(undefined, details, undefined, receipt);
   } catch (error) {
-    return result("chain", details, failure(error), receipt);
+    const f = failure(error);
+    return result(STEP_OF[f.code], details, f, receipt);
   }
+}
+
+function logDetail(log: LogIdentity): string {
+  const name = (log as Partial<LogListEntry>).name;
+  const where = { logId: log.logId, contract: log.contract, chainId: String(log.chainId) };
+  return name ? t("step.logDetailNamed", { ...where, name }) : t("step.logDetail", where);
 }
 
 function leafDetail(leafHash: string): string {

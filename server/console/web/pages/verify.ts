@@ -2,17 +2,22 @@ import { call, describeFailure } from "../api";
 import { h, notice, replace, verbatim } from "../dom";
 import { t, tParts } from "../i18n/i18n";
 import { jsonRpcReader } from "../json-rpc-reader";
-import { checkReceipt, stepTitle, type ReceiptCheck, type StepId } from "../receipt-check";
+import { checkReceipt, STEP_ORDER, stepTitle, type ReceiptCheck, type StepId } from "../receipt-check";
+import { parseLogList, parseLogListText, TrustAnchorError, type LogList } from "../../../receipts/trust-anchor";
 import type { Page, PageContext } from "./page";
 
 /**
  * The receipt verifier: paste, open or drop a receipt; it is checked here, step
  * by step, with the same RFC 8785 / RFC 9162 code the gateway uses, and the root
  * compared with the chain through a JSON-RPC endpoint the auditor may change.
- * The gateway is asked for nothing but (optionally) the receipt and its RPC URL.
+ * The gateway is asked for nothing but (optionally) the receipt, its RPC URL and,
+ * as the default trust anchor, its own log-list entry; a log list file the auditor
+ * loads replaces that. A receipt of a log outside the trust anchor is not trusted.
  */
 
 let rememberedRpc = "";
+/** The trust anchor in use and where it came from; kept while the console is open. */
+let rememberedTrust: { list: LogList; source: string } | undefined;
 
 export const verifyPage: Page = {
   get title() {
@@ -25,8 +30,11 @@ export const verifyPage: Page = {
     const fileName = h("span", { id: "receipt-file-name", class: "muted" }, t("verify.noFile"));
     const rpc = h("input", { type: "url", id: "rpc-url", name: "rpc", value: rememberedRpc, placeholder: "http://127.0.0.1:8545", autocomplete: "off", spellcheck: "false", "aria-describedby": "rpc-hint" });
     const source = h("div", { id: "receipt-source", "aria-live": "polite" });
+    const logListFile = h("input", { type: "file", id: "log-list-file", class: "file-input", accept: ".json,application/json", "aria-describedby": "trust-source" });
+    const logListName = h("span", { id: "log-list-file-name", class: "muted" }, t("verify.noFile"));
+    const trustSource = h("div", { id: "trust-source", "aria-live": "polite" });
     const outcome = h("div", { id: "verify-outcome", role: "status", "aria-live": "polite" });
-    const steps = h("ol", { id: "verify-steps", class: "steps" }, (["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", t("verify.notChecked"))));
+    const steps = h("ol", { id: "verify-steps", class: "steps" }, STEP_ORDER.map((id) => stepItem(id, "idle", t("verify.notChecked"))));
     const verifyButton = h("button", { type: "submit", id: "verify-button" }, t("verify.button"));
     const dropZone = h(
       "div",
@@ -40,6 +48,7 @@ export const verifyPage: Page = {
       { id: "verify-form", class: "verify-form", novalidate: true },
       dropZone,
       h("div", { class: "field" }, h("label", { for: "receipt-file" }, t("verify.fileLabel")), h("div", { class: "file-picker" }, file, h("label", { for: "receipt-file", class: "button secondary" }, t("verify.chooseFile")), fileName)),
+      h("div", { class: "field" }, h("label", { for: "log-list-file" }, t("verify.logListLabel")), h("div", { class: "file-picker" }, logListFile, h("label", { for: "log-list-file", class: "button secondary" }, t("verify.chooseFile")), logListName), trustSource),
       h("div", { class: "field" }, h("label", { for: "rpc-url" }, t("verify.rpcLabel")), rpc, h("small", { id: "rpc-hint", class: "hint" }, t("verify.rpcHint"))),
       h("div", { class: "actions" }, verifyButton),
     );
@@ -53,7 +62,7 @@ export const verifyPage: Page = {
 
     const reset = () => {
       replace(outcome);
-      steps.replaceChildren(...(["leaf", "inclusion", "chain"] as StepId[]).map((id) => stepItem(id, "idle", t("verify.notChecked"))));
+      steps.replaceChildren(...STEP_ORDER.map((id) => stepItem(id, "idle", t("verify.notChecked"))));
     };
     textarea.addEventListener("input", reset);
     file.addEventListener("change", async () => {
@@ -70,6 +79,47 @@ export const verifyPage: Page = {
       reset();
       replace(source, notice("info", tParts("verify.loadedFile", { name: verbatim(chosen.name) })));
     };
+    const showTrust = (problem?: string) => {
+      const list = rememberedTrust;
+      const names = list ? list.list.logs.map((l) => t("verify.trustedLog", { name: l.name, logId: `${l.logId.slice(0, 10)}…`, contract: `${l.contract.slice(0, 10)}…`, chainId: String(l.chainId) })).join("; ") : "";
+      replace(
+        trustSource,
+        ...(problem ? [notice("error", tParts("verify.trustProblem", { message: verbatim(problem) }))] : []),
+        list ? notice("info", tParts("verify.trusted", { names: verbatim(names), source: list.source })) : notice("warning", t("verify.noTrustedLog")),
+      );
+    };
+    logListFile.addEventListener("change", async () => {
+      const chosen = logListFile.files?.[0];
+      if (!chosen) return;
+      try {
+        if (chosen.size > 2_000_000) throw new TrustAnchorError("LOG_LIST_MALFORMED", `${chosen.name} is ${chosen.size.toLocaleString()} bytes, too large for a log list`);
+        rememberedTrust = { list: parseLogListText(await chosen.text(), chosen.name), source: t("verify.trustFromFile", { name: chosen.name }) };
+        logListName.textContent = chosen.name;
+        reset();
+        showTrust();
+      } catch (error) {
+        if (!(error instanceof TrustAnchorError)) throw error;
+        showTrust(error.message);
+      }
+    });
+    showTrust();
+    // Default trust anchor: this gateway's own entry. It vouches for itself only; a list from elsewhere replaces it.
+    let trustLoading: Promise<unknown> = Promise.resolve();
+    if (!rememberedTrust) {
+      trustLoading = call("/v1/log-list", { signal }).then(
+        ({ body }) => {
+          if (rememberedTrust || signal.aborted) return;
+          try {
+            rememberedTrust = { list: parseLogList(body, "the gateway's log list"), source: t("verify.trustFromGateway") };
+            showTrust();
+          } catch (error) {
+            showTrust((error as Error).message);
+          }
+        },
+        () => undefined,
+      );
+    }
+
     for (const type of ["dragenter", "dragover"]) {
       dropZone.addEventListener(type, (event) => {
         event.preventDefault();
@@ -91,7 +141,9 @@ export const verifyPage: Page = {
       replace(outcome, h("p", { class: "loading" }, t("verify.verifying")));
       steps.setAttribute("aria-busy", "true");
       try {
-        const result = await checkReceipt(textarea.value, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
+        // A click before the gateway's log list arrived waits for it rather than finding no trusted log.
+        await trustLoading;
+        const result = await checkReceipt(textarea.value, rememberedTrust?.list, rememberedRpc ? jsonRpcReader(rememberedRpc) : undefined);
         if (signal.aborted) return;
         show(result);
       } catch (error) {
@@ -114,7 +166,7 @@ export const verifyPage: Page = {
               h("strong", {}, t("verify.valid")),
               t("verify.validText", { index: receipt!.entry.index, log: receipt!.log.id.slice(0, 10), treeSize: receipt!.checkpoint.treeSize, chainId: String(receipt!.log.chainId) }),
             )
-          : h("div", { class: "verdict verdict-fail", id: "verdict" }, h("strong", {}, t("verify.invalid")), h("span", { class: "explanation" }, result.explanation ?? ""), " ", h("span", { class: "reason", translate: "no" }, result.reason ?? ""), " ", h("code", { class: "code", translate: "no" }, result.code ?? "")),
+          : h("div", { class: "verdict verdict-fail", id: "verdict" }, h("strong", {}, result.code === "UNTRUSTED_LOG" ? t("verify.untrusted") : t("verify.invalid")), h("span", { class: "explanation" }, result.explanation ?? ""), " ", h("span", { class: "reason", translate: "no" }, result.reason ?? ""), " ", h("code", { class: "code", translate: "no" }, result.code ?? "")),
       );
     };
 
