@@ -19,6 +19,7 @@ import { startEmbeddedChain } from "./chain/embedded-chain";
 import { connectExternalChain } from "./chain/external-chain";
 import { ledgerReader } from "./chain/ledger-reader";
 import type { AnvilNode } from "./chain/anvil";
+import type { AnchorDurability } from "./anchor/anchorer";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
 import { EventIndex } from "./query/event-index";
@@ -91,7 +92,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       const loaded = await orgs.upsert(parseRegistryFile(readFileSync(config.orgsFile, "utf8"), config.orgsFile.endsWith(".csv") ? "csv" : "json"));
       progress(`loaded ${loaded.orgs} organisations and ${loaded.divisions} divisions from ${config.orgsFile}`);
     }
-    const chain = await connectChain(config, meta.logId, progress);
+    const chain = await connectChain(config, meta.logId, progress, (message) => logger.warn(message));
     cleanups.push(chain.close);
     const audits = await AuditJobs.open({
       db,
@@ -117,6 +118,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       maxBackoffMs: config.anchorMaxBackoffMs,
       logger: logger.child({ module: "anchorer" }),
       turns: priority.consumer(),
+      durability: chain.durability,
     });
     const alerts = await startAlerts({ db, policyFile: config.policyFile, policyPollMs: config.policyPollMs, logger, anchorer });
     cleanups.push(() => alerts.stop());
@@ -190,10 +192,12 @@ interface ConnectedChain {
   chainId: number;
   embedded: boolean;
   anvil?: AnvilNode;
+  /** The embedded chain's: an anchor is confirmed only once Anvil's state file holds it. */
+  durability?: AnchorDurability;
   close: () => Promise<void>;
 }
 
-async function connectChain(config: Config, logId: string, progress: (m: string) => void): Promise<ConnectedChain> {
+async function connectChain(config: Config, logId: string, progress: (m: string) => void, warn: (m: string) => void): Promise<ConnectedChain> {
   if (!config.chain) {
     progress(`starting the embedded chain (Anvil) with its state in ${path.join(config.dataDir, "chain")}`);
     const embedded = await startEmbeddedChain({
@@ -204,6 +208,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       port: config.chainPort,
       blockTimeSeconds: config.chainBlockTime,
       onProgress: progress,
+      onWarning: warn,
     });
     return {
       rpcUrl: embedded.anvil.rpcUrl,
@@ -213,6 +218,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       chainId: embedded.chainId,
       embedded: true,
       anvil: embedded.anvil,
+      durability: embedded.durability,
       close: async () => {
         embedded.provider.destroy();
         await embedded.anvil.stop();
