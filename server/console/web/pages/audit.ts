@@ -27,8 +27,19 @@ interface AuditJob {
     rootHash?: string;
     divergenceCount: number;
     durationMs: number;
-    firstDivergence?: { kind: string; index?: number; treeSize?: number; leafRange?: { first: number; last: number }; expected?: string; actual?: string; message: string };
+    firstDivergence?: Divergence;
+    divergences?: Divergence[];
   };
+}
+
+interface Divergence {
+  kind: string;
+  index?: number;
+  treeSize?: number;
+  leafRange?: { first: number; last: number };
+  expected?: string;
+  actual?: string;
+  message: string;
 }
 
 export const auditPage: Page = {
@@ -125,6 +136,21 @@ export const auditPage: Page = {
   },
 };
 
+/** Confirmed checkpoints the chain does not hold: receipts served from them fail until they are anchored again. */
+function notAnchoredView(report: NonNullable<AuditJob["report"]>): HTMLElement | null {
+  const missing = (report.divergences ?? []).filter((d) => d.kind === "checkpoint-not-anchored" && d.treeSize !== undefined);
+  if (missing.length === 0) return null;
+  return h(
+    "div",
+    { id: "audit-not-anchored" },
+    notice(
+      "error",
+      `${plural(missing.length, "confirmed checkpoint")} missing from the chain: ${missing.map((d) => `${d.treeSize!.toLocaleString()} leaves`).join(", ")}. ` +
+        `Receipts served for ${missing.length === 1 ? "it" : "them"} do not verify until the gateway anchors ${missing.length === 1 ? "it" : "them"} again.`,
+    ),
+  );
+}
+
 function reportView(report: NonNullable<AuditJob["report"]>): HTMLElement {
   const d = report.firstDivergence;
   return h(
@@ -133,6 +159,7 @@ function reportView(report: NonNullable<AuditJob["report"]>): HTMLElement {
     report.ok
       ? h("div", { class: "verdict verdict-pass", id: "audit-verdict" }, h("strong", {}, "✓ No divergence. "), `Every record, the tree, ${plural(report.checkpointsChecked, "checkpoint")} ${report.chainChecked ? "and the chain" : "(the chain was not compared)"} agree.`)
       : h("div", { class: "verdict verdict-fail", id: "audit-verdict" }, h("strong", {}, `✗ ${plural(report.divergenceCount, "divergence")} found. `), "The first one is below."),
+    notAnchoredView(report),
     facts([
       ["Tree size audited", report.treeSize.toLocaleString()],
       ["Events checked", report.eventsChecked.toLocaleString()],
