@@ -1,4 +1,5 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 
 /**
@@ -39,6 +40,10 @@ function readState(file: string): { text: string; state: StateFile } | undefined
   } catch {
     return undefined;
   }
+  return parseState(text);
+}
+
+function parseState(text: string): { text: string; state: StateFile } | undefined {
   try {
     return { text, state: JSON.parse(text) as StateFile };
   } catch {
@@ -90,7 +95,7 @@ export class AnvilStateWitness {
   constructor(private readonly stateFile: string) {}
 
   async holds(txHash: string, blockHash: string): Promise<boolean> {
-    const seen = this.read();
+    const seen = await this.read();
     if (seen?.mined.get(txHash.toLowerCase()) !== blockHash.toLowerCase()) return false;
     this.keepCopy(seen);
     return true;
@@ -100,24 +105,24 @@ export class AnvilStateWitness {
   async waitForBlock(blockNumber: number, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const seen = this.read();
+      const seen = await this.read();
       if (seen && seen.bestBlock >= blockNumber) return this.keepCopy(seen);
       if (Date.now() > deadline) throw new AnvilStateError(`Anvil's state file ${this.stateFile} did not reach block ${blockNumber} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
-  private read(): AnvilStateWitness["seen"] {
-    const stat = statSync(this.stateFile, { throwIfNoEntry: false });
-    if (!stat) return undefined;
-    if (this.seen && this.seen.mtimeMs === stat.mtimeMs && this.seen.size === stat.size) return this.seen;
-    const read = readState(this.stateFile);
+  private async read(): Promise<AnvilStateWitness["seen"]> {
+    const file = await stat(this.stateFile).catch(() => undefined);
+    if (!file) return undefined;
+    if (this.seen && this.seen.mtimeMs === file.mtimeMs && this.seen.size === file.size) return this.seen;
+    const read = parseState(await readFile(this.stateFile, "utf8").catch(() => ""));
     if (!read) return this.seen; // being written, or torn: what was read before still stands
     const mined = new Map<string, string>();
     for (const t of read.state.transactions ?? []) {
       if (t.info?.transaction_hash && t.block_hash) mined.set(t.info.transaction_hash.toLowerCase(), t.block_hash.toLowerCase());
     }
-    this.seen = { mtimeMs: stat.mtimeMs, size: stat.size, bestBlock: Number(read.state.best_block_number ?? 0), mined, text: read.text };
+    this.seen = { mtimeMs: file.mtimeMs, size: file.size, bestBlock: Number(read.state.best_block_number ?? 0), mined, text: read.text };
     return this.seen;
   }
 
