@@ -108,7 +108,15 @@ describe("reliability: the embedded chain killed right after receipts are served
       return state.state === "running" ? undefined : state;
     }, 30_000);
     expect(job.report?.ok, JSON.stringify(job.report?.firstDivergence)).to.equal(true);
+    const output = gateway.output();
+    const count = (pattern: RegExp) => output.split("\n").filter((line) => pattern.test(line)).length;
+    expect(count(/exited unexpectedly/), "the gateway saw every kill and started Anvil again").to.equal(kills);
+    // Confirmation waited for the state file, so no restart lost a confirmed checkpoint (re-anchoring is for deeper losses).
+    expect(count(/confirmed checkpoints vanished/), "confirmed checkpoints lost by a restart").to.equal(0);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`      Anvil killed ${kills} times with SIGKILL (${delayedKills} after a random delay, seed ${seed}); ${served.size} served receipts verified after every restart; ${seconds} s`);
+    console.log(
+      `      Anvil killed ${kills} times with SIGKILL (${delayedKills} after a random delay, seed ${seed}); ${served.size} served receipts verified after every restart; ` +
+        `${count(/restored the copy/)} torn state files restored; ${seconds} s`,
+    );
   });
 });
