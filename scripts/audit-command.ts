@@ -237,7 +237,7 @@ export function printReport(report: AuditReport, options: Pick<AuditCommandOptio
 }
 
 function describe(d: Divergence): string {
-  const where = d.kind === "checkpoint-mismatch" || d.kind === "size-mismatch" ? (d.treeSize !== undefined ? ` at checkpoint ${d.treeSize}` : "") : d.index !== undefined ? ` at leaf ${d.index}` : "";
+  const where = d.kind === "checkpoint-mismatch" || d.kind === "checkpoint-not-anchored" || d.kind === "size-mismatch" ? (d.treeSize !== undefined ? ` at checkpoint ${d.treeSize}` : "") : d.index !== undefined ? ` at leaf ${d.index}` : "";
   return `[${d.kind}${where}] ${d.message}`;
 }
 

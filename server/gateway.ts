@@ -23,6 +23,7 @@ import { ledgerReader } from "./chain/ledger-reader";
 import { cachedChainProbe } from "./chain/chain-probe";
 import { checkReadiness } from "./health/readiness";
 import type { AnvilNode } from "./chain/anvil";
+import type { AnchorDurability } from "./anchor/anchorer";
 import { LedgerService } from "./ledger-service";
 import { createHttpApp } from "./api/http-app";
 import type { RepeatedFailures } from "./api/auth-throttle";
@@ -106,7 +107,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       const loaded = await orgs.upsert(parseRegistryFile(readFileSync(config.orgsFile, "utf8"), config.orgsFile.endsWith(".csv") ? "csv" : "json"));
       progress(`loaded ${loaded.orgs} organisations and ${loaded.divisions} divisions from ${config.orgsFile}`);
     }
-    const chain = await connectChain(config, meta.logId, progress);
+    const chain = await connectChain(config, meta.logId, progress, (message) => logger.warn(message));
     cleanups.push(chain.close);
     // Acknowledging comes first: indexing, folding and audits wait while submissions stream in, within bounds.
     const priority = new IngestPriority({ maxDeferMs: config.derivedMaxDeferMs, busyCores: config.derivedBusyCores, maxLag: Math.floor(config.ingestMaxBacklog / 2) });
@@ -159,6 +160,7 @@ export async function startGateway(config: Config, options: StartGatewayOptions 
       maxBackoffMs: config.anchorMaxBackoffMs,
       logger: logger.child({ module: "anchorer" }),
       turns: priority.consumer(),
+      durability: chain.durability,
     });
     const alerts = await startAlerts({
       db,
@@ -316,10 +318,12 @@ interface ConnectedChain {
   /** Whether the chain answered at start (an external chain may not, with CHAIN_ID set). */
   reachable: boolean;
   anvil?: AnvilNode;
+  /** The embedded chain's: an anchor is confirmed only once Anvil's state file holds it. */
+  durability?: AnchorDurability;
   close: () => Promise<void>;
 }
 
-async function connectChain(config: Config, logId: string, progress: (m: string) => void): Promise<ConnectedChain> {
+async function connectChain(config: Config, logId: string, progress: (m: string) => void, warn: (m: string) => void): Promise<ConnectedChain> {
   if (!config.chain) {
     progress(`starting the embedded chain (Anvil) with its state in ${path.join(config.dataDir, "chain")}`);
     const embedded = await startEmbeddedChain({
@@ -330,6 +334,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       port: config.chainPort,
       blockTimeSeconds: config.chainBlockTime,
       onProgress: progress,
+      onWarning: warn,
     });
     return {
       rpcUrl: embedded.anvil.rpcUrl,
@@ -340,6 +345,7 @@ async function connectChain(config: Config, logId: string, progress: (m: string)
       embedded: true,
       reachable: true,
       anvil: embedded.anvil,
+      durability: embedded.durability,
       close: async () => {
         embedded.provider.destroy();
         await embedded.anvil.stop();

@@ -210,7 +210,8 @@ export class LedgerService {
   private async receiptOf(record: StoredRecord): Promise<ReceiptAnswer> {
     const index = record.index;
     const checkpoint = await this.p.anchorer.checkpoints.covering(index);
-    if (!checkpoint) {
+    // A lost checkpoint is being anchored again: its receipt would not verify until then.
+    if (!checkpoint || checkpoint.lost) {
       return { status: "pending", index, treeSize: this.p.tree.size, anchoredSize: this.p.anchorer.status().anchoredSize };
     }
     return { status: "anchored", receipt: await this.buildReceipt(record, checkpoint) };
@@ -245,7 +246,7 @@ export class LedgerService {
 
   latestCheckpoint(principal: Principal): Promise<Checkpoint | undefined> {
     requireRole(principal, "admin", "auditor", "regulator", "submitter");
-    return this.p.anchorer.checkpoints.latest();
+    return this.p.anchorer.checkpoints.latestHeld();
   }
 
   /** Filtered events, newest first, from the secondary indexes. */

@@ -21,8 +21,14 @@ import { WakeableSleep } from "../util/wakeable-sleep";
  * broadcast. After any crash the same signed transaction (same nonce, same hash)
  * is looked up or broadcast again, so a checkpoint is never sent twice under two
  * nonces; the contract refuses a non-growing size in any case. A checkpoint is
- * recorded locally only once it has the configured confirmations, in the same
- * atomic write that clears the in-flight transaction.
+ * recorded locally only once it has the configured confirmations (and, on a chain
+ * that keeps its state in a file, once that file holds it), in the same atomic
+ * write that clears the in-flight transaction.
+ *
+ * Receipts are served from those records, so the chain must keep every one: when
+ * it no longer holds some (it lost blocks, or reorganised deeper than the
+ * confirmations), exactly those sizes and roots are anchored again, oldest first,
+ * before anything newer.
  */
 
 export type AnchorState =
@@ -65,6 +71,13 @@ export interface AnchorerParameters {
   now?: () => number;
   /** Makes way for ingest while folding (server/log/ingest-priority.ts); without it, folding never waits. */
   turns?: DerivedWorkTurns;
+  /** Whether the chain can no longer lose a mined transaction (the embedded chain: its state file holds it); without it, confirmations suffice. */
+  durability?: AnchorDurability;
+}
+
+/** A chain-specific check that a mined anchor survives the chain's own crash. */
+export interface AnchorDurability {
+  holds(txHash: string, blockHash: string): Promise<boolean>;
 }
 
 export class Anchorer extends EventEmitter {
@@ -106,9 +119,7 @@ export class Anchorer extends EventEmitter {
 
   async start(): Promise<void> {
     this.inflight = await this.checkpoints.inflight();
-    const last = await this.checkpoints.latest();
-    this.anchoredSize = last?.treeSize ?? 0;
-    this.lastAnchoredAt = last?.anchoredAt;
+    await this.refreshAnchored();
     this.running = true;
     this.p.log.on("appended", this.onAppended);
     this.loop = this.run();
@@ -200,6 +211,11 @@ export class Anchorer extends EventEmitter {
     const [chainSizeBig, chainRoot] = (await this.contract.latest(this.p.logId)) as [bigint, string];
     const chainSize = Number(chainSizeBig);
     await this.checkAgreesWithChain(chainSize, chainRoot);
+    const lost = await this.lostFromChain(chainSize);
+    if (lost) {
+      await this.beginAnchor(chainSize, lost.treeSize, lost.rootHash);
+      return;
+    }
     const pending = this.p.tree.size - chainSize;
     if (pending <= 0) {
       this.currentState = "idle";
@@ -225,15 +241,35 @@ export class Anchorer extends EventEmitter {
         this.diverged(`the chain's root for ${chainSize} leaves is ${chainRoot}, the local tree's is ${localRoot}`);
       }
     }
-    if (chainSize < this.anchoredSize) {
-      // A reorganisation removed checkpoints we had recorded; forget them and anchor again.
-      await this.checkpoints.forgetAbove(chainSize);
-      this.p.logger.warn({ chainSize, recorded: this.anchoredSize }, "checkpoints vanished from the chain (reorganisation); re-anchoring");
-      this.emit("problem", { state: "reorganised", message: `checkpoints above ${chainSize} leaves vanished from the chain` });
-      const last = await this.checkpoints.latest();
-      this.anchoredSize = last?.treeSize ?? 0;
-      this.lastAnchoredAt = last?.anchoredAt;
+  }
+
+  /**
+   * The oldest recorded checkpoint the chain no longer holds, to anchor again before anything newer.
+   * Receipts may have been served for it, so it keeps its size and root; it is marked lost (no new
+   * receipt uses it) until its next confirmation replaces the record.
+   */
+  private async lostFromChain(chainSize: number): Promise<Checkpoint | undefined> {
+    const missing = await this.checkpoints.above(chainSize);
+    if (missing.length === 0) return undefined;
+    const newlyLost = missing.filter((c) => !c.lost);
+    if (newlyLost.length > 0) {
+      await this.checkpoints.markLost(newlyLost, chainSize, new Date(this.now()).toISOString());
+      const sizes = newlyLost.map((c) => c.treeSize);
+      this.p.logger.warn({ chainSize, lost: sizes }, "confirmed checkpoints vanished from the chain; anchoring exactly those again, in order");
+      this.emit("problem", {
+        state: "reorganised",
+        message: `confirmed checkpoints of ${sizes.join(", ")} leaves vanished from the chain (it holds ${chainSize}); anchoring them again, in order`,
+      });
+      await this.refreshAnchored();
     }
+    return missing[0];
+  }
+
+  /** anchoredSize: the newest checkpoint the chain is known to hold. */
+  private async refreshAnchored(): Promise<void> {
+    const held = await this.checkpoints.latestHeld();
+    this.anchoredSize = held?.treeSize ?? 0;
+    this.lastAnchoredAt = held?.anchoredAt;
   }
 
   private diverged(message: string): never {
@@ -247,9 +283,13 @@ export class Anchorer extends EventEmitter {
     throw Object.assign(new Error(message), { diverged: true });
   }
 
-  private async beginAnchor(previousTreeSize: number, treeSize: number): Promise<void> {
+  /** `recordedRoot`: the root of a checkpoint anchored before (receipts carry it); the tree must still give it. */
+  private async beginAnchor(previousTreeSize: number, treeSize: number, recordedRoot?: string): Promise<void> {
     const { tree, wallet, provider, logId, contractAddress, chainId } = this.p;
     const rootHash = toHex(await tree.root(treeSize));
+    if (recordedRoot !== undefined && recordedRoot.toLowerCase() !== rootHash) {
+      this.diverged(`the recorded checkpoint of ${treeSize} leaves has root ${recordedRoot}, the local tree's is ${rootHash}`);
+    }
     const proof = previousTreeSize === 0 ? [] : (await tree.consistencyProof(previousTreeSize, treeSize)).map(toHex);
     const data = this.iface.encodeFunctionData("anchor", [logId, treeSize, rootHash, proof]);
     const request = { to: contractAddress, from: wallet.address, data };
@@ -357,6 +397,11 @@ export class Anchorer extends EventEmitter {
       this.currentState = "waiting-confirmations";
       return;
     }
+    // Receipts are served from the moment of confirmation: wait until the chain cannot lose it.
+    if (this.p.durability && !(await this.p.durability.holds(inflight.txHash, receipt.blockHash))) {
+      this.currentState = "waiting-confirmations";
+      return;
+    }
     await this.confirm(inflight, receipt);
   }
 
@@ -385,8 +430,7 @@ export class Anchorer extends EventEmitter {
     };
     await this.checkpoints.confirm(checkpoint);
     this.inflight = undefined;
-    this.anchoredSize = checkpoint.treeSize;
-    this.lastAnchoredAt = checkpoint.anchoredAt;
+    await this.refreshAnchored();
     this.currentState = "idle";
     this.lastError = undefined;
     this.p.logger.info({ treeSize: checkpoint.treeSize, txHash: checkpoint.txHash, block: checkpoint.blockNumber }, "checkpoint anchored");

@@ -3,6 +3,10 @@ import { indexKey, SYNCED, type Database } from "../store/database";
 /**
  * The anchorer's records in LevelDB: confirmed checkpoints by tree size, and
  * the one in-flight anchor transaction (stored before it is broadcast).
+ *
+ * A confirmed checkpoint is never forgotten: receipts may have been served for
+ * it. When the chain loses it, it is marked `lost` and anchored again with the
+ * same size and root; its next confirmation replaces the record.
  */
 
 export interface Checkpoint {
@@ -13,6 +17,8 @@ export interface Checkpoint {
   /** Block time of the anchoring block, RFC 3339. */
   anchoredAt: string;
   confirmedAt: string;
+  /** Set while the chain no longer holds this checkpoint (it is being anchored again): no receipt uses it. */
+  lost?: { since: string; chainSize: number };
 }
 
 export interface InflightAnchor {
@@ -61,7 +67,34 @@ export class CheckpointStore {
     );
   }
 
-  /** Forgets checkpoints above `treeSize` (they vanished from the chain). */
+  /**
+   * Marks the given checkpoints as lost from the chain (the chain then held only `chainSize` leaves),
+   * keeping the first time each was found lost.
+   */
+  async markLost(checkpoints: readonly Checkpoint[], chainSize: number, now: string): Promise<void> {
+    const operations = checkpoints
+      .filter((c) => !c.lost)
+      .map((c) => ({ type: "put" as const, key: PREFIX + indexKey(c.treeSize), value: JSON.stringify({ ...c, lost: { since: now, chainSize } }) }));
+    if (operations.length > 0) await this.store.batch(operations, SYNCED);
+  }
+
+  /** Recorded checkpoints above `treeSize`, ascending (lost ones included). */
+  async above(treeSize: number): Promise<Checkpoint[]> {
+    const list: Checkpoint[] = [];
+    for await (const value of this.store.values({ gt: PREFIX + indexKey(treeSize), lt: END })) list.push(JSON.parse(value) as Checkpoint);
+    return list;
+  }
+
+  /** The newest checkpoint the chain is known to hold (not marked lost). */
+  async latestHeld(): Promise<Checkpoint | undefined> {
+    for await (const value of this.store.values({ gte: PREFIX, lt: END, reverse: true })) {
+      const checkpoint = JSON.parse(value) as Checkpoint;
+      if (!checkpoint.lost) return checkpoint;
+    }
+    return undefined;
+  }
+
+  /** Forgets checkpoints above `treeSize` (tests and tools: the anchorer keeps them, see markLost). */
   async forgetAbove(treeSize: number): Promise<number> {
     const keys: string[] = [];
     for await (const key of this.store.keys({ gt: PREFIX + indexKey(treeSize), lt: END })) keys.push(key);

@@ -30,6 +30,11 @@ const checkpoint = {
     blockNumber: { type: "integer" },
     anchoredAt: { type: "string", format: "date-time" },
     confirmedAt: { type: "string", format: "date-time" },
+    lost: {
+      type: "object",
+      description: "Present while the chain no longer holds this confirmed checkpoint: the gateway is anchoring it again (same size and root) and serves no receipt from it meanwhile.",
+      properties: { since: { type: "string", format: "date-time" }, chainSize: { type: "integer" } },
+    },
   },
 };
 const receipt = {

@@ -250,7 +250,7 @@ async function readAllCheckpoints(store: AuditCheckpoints): Promise<CheckpointRo
   let beforeSize: number | undefined;
   for (;;) {
     const page = await store.list({ beforeSize, limit: 1000 });
-    for (const { treeSize, rootHash } of page) all.push({ treeSize, rootHash, source: "record" });
+    for (const { treeSize, rootHash, lost } of page) all.push({ treeSize, rootHash, source: "record", ...(lost ? { lost: true } : {}) });
     if (page.length < 1000) break;
     beforeSize = page[page.length - 1]!.treeSize;
   }

@@ -22,6 +22,8 @@ export interface CheckpointRoot {
   rootHash: string;
   /** A confirmed checkpoint record (default), or the chain's latest checkpoint that has no local record. */
   source?: "record" | "chain";
+  /** The record is marked lost from the chain: the gateway is anchoring it again. */
+  lost?: boolean;
 }
 
 /** A stored record as read, before it is trusted: its bytes are attacker-controlled. */
@@ -240,6 +242,22 @@ export class LedgerAuditor {
       return;
     }
     const range: LeafRange = { first: this.lastMatchingCheckpoint, last: size - 1 };
+    if (chain === ZERO_ROOT && problems.length === 1 && checkpoint.source !== "chain") {
+      // The local side is intact; only the chain lacks it. Receipts served from it fail with ROOT_NOT_ANCHORED.
+      this.add({
+        kind: "checkpoint-not-anchored",
+        treeSize: size,
+        index: range.first,
+        leafRange: range,
+        expected: recorded,
+        actual: ZERO_ROOT,
+        message:
+          `checkpoint ${size} was confirmed, so receipts may have been served from it, but the chain holds no checkpoint of ${size} leaves: ` +
+          `those receipts do not verify until it is anchored again` +
+          (checkpoint.lost ? " (the gateway has noticed and is anchoring it again)" : ""),
+      });
+      return;
+    }
     const onlyChain = chain !== undefined && recomputed !== undefined && recomputed === recorded && this.leafDivergences === 0;
     const where =
       this.lastMatchingCheckpoint === 0

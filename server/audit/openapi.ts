@@ -17,7 +17,7 @@ const job = {
     report: {
       type: "object",
       description:
-        "ok, treeSize, eventsChecked, unfoldedEvents, checkpointsChecked, chainChecked, rootHash, firstDivergence, divergences (the first 25), divergenceCount, startedAt, durationMs, eventsPerSecond. A divergence: kind (leaf-altered | leaf-removed | leaf-reordered | record-corrupt | checkpoint-mismatch | size-mismatch | tree-node-mismatch), index, treeSize, leafRange { first, last }, node { level, index }, expected, actual, message.",
+        "ok, treeSize, eventsChecked, unfoldedEvents, checkpointsChecked, chainChecked, rootHash, firstDivergence, divergences (the first 25), divergenceCount, startedAt, durationMs, eventsPerSecond. A divergence: kind (leaf-altered | leaf-removed | leaf-reordered | record-corrupt | checkpoint-mismatch | checkpoint-not-anchored | size-mismatch | tree-node-mismatch), index, treeSize, leafRange { first, last }, node { level, index }, expected, actual, message.",
     },
   },
 } as const;

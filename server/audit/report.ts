@@ -16,6 +16,8 @@ export type DivergenceKind =
   | "record-corrupt"
   /** A checkpoint's root differs from the root recomputed from the records, or from the chain's. */
   | "checkpoint-mismatch"
+  /** A confirmed checkpoint (receipts may have been served from it) that the chain does not hold. */
+  | "checkpoint-not-anchored"
   /** Counts disagree: the tree, a checkpoint or the chain covers more leaves than are stored. */
   | "size-mismatch"
   /** A stored tree node is missing, or differs from the hash of its stored children. */
@@ -27,6 +29,7 @@ export const DIVERGENCE_KINDS: readonly DivergenceKind[] = [
   "leaf-reordered",
   "record-corrupt",
   "checkpoint-mismatch",
+  "checkpoint-not-anchored",
   "size-mismatch",
   "tree-node-mismatch",
 ];

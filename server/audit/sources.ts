@@ -43,7 +43,7 @@ export interface AuditTree {
 
 export interface AuditCheckpoints {
   /** Confirmed checkpoints, newest first, below `beforeSize` when given. */
-  list(options: { beforeSize?: number; limit: number }): Promise<Pick<Checkpoint, "treeSize" | "rootHash">[]>;
+  list(options: { beforeSize?: number; limit: number }): Promise<Pick<Checkpoint, "treeSize" | "rootHash" | "lost">[]>;
 }
 
 /** The chain side: the contract's views for this log. */

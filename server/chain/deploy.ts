@@ -42,8 +42,9 @@ export interface RegisterLogParameters {
   adminCode: string;
 }
 
-export async function registerLog(p: RegisterLogParameters): Promise<void> {
+export async function registerLog(p: RegisterLogParameters): Promise<{ blockNumber: number }> {
   const ledger = new Contract(p.contract, LEDGER_ABI, p.logAdmin);
   const tx = await ledger.registerLog(p.logId, p.anchorer, p.name, p.adminCode);
-  await tx.wait();
+  const receipt = await tx.wait();
+  return { blockNumber: receipt!.blockNumber };
 }

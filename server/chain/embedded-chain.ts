@@ -2,6 +2,8 @@ import { NonceManager, Wallet, type JsonRpcProvider } from "ethers";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startAnvil, type AnvilNode } from "./anvil";
+import { AnvilStateWitness, restoreTornState } from "./anvil-state";
+import { superviseAnvil } from "./anvil-supervisor";
 import { connectProvider } from "./provider";
 import { deployLedger, registerLog } from "./deploy";
 
@@ -9,6 +11,8 @@ import { deployLedger, registerLog } from "./deploy";
  * The default chain of `npm start`: Anvil with its state under DATA_DIR/chain,
  * the contract deployed once, this gateway's log registered once. The anchoring
  * key is generated on first start and kept beside the chain state (mode 0600).
+ * Anvil is started again if it dies; an anchor counts as confirmed only once its
+ * state file holds it (server/chain/anvil-state.ts).
  */
 
 export const EMBEDDED_CHAIN_ID = 31337;
@@ -19,6 +23,8 @@ export interface EmbeddedChain {
   wallet: Wallet;
   contract: string;
   chainId: number;
+  /** Whether the state file holds a mined transaction: the anchorer's durability check. */
+  durability: AnvilStateWitness;
 }
 
 interface Deployment {
@@ -37,24 +43,32 @@ export interface StartEmbeddedChainParameters {
   /** Seconds between blocks; without it a block is mined per transaction (needs CONFIRMATIONS 1). */
   blockTimeSeconds?: number;
   onProgress?: (message: string) => void;
+  /** Anvil died and is being started again, or its state file was restored. */
+  onWarning?: (message: string) => void;
 }
 
 export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promise<EmbeddedChain> {
   const dir = path.join(p.dataDir, "chain");
   const pidFile = path.join(dir, "anvil.pid");
+  const stateFile = path.join(dir, "anvil-state.json");
+  const warn = p.onWarning ?? p.onProgress ?? (() => undefined);
   await stopOrphanedAnvil(pidFile);
-  const anvil = await startAnvil({
-    stateFile: path.join(dir, "anvil-state.json"),
-    chainId: EMBEDDED_CHAIN_ID,
-    port: p.port,
-    args: p.blockTimeSeconds ? ["--block-time", String(p.blockTimeSeconds)] : [],
-  });
-  writeFileSync(pidFile, String(anvil.process.pid));
+  const launch = async (port: number | undefined) => {
+    const restored = restoreTornState(stateFile);
+    if (restored) warn(restored);
+    const node = await startAnvil({ stateFile, chainId: EMBEDDED_CHAIN_ID, port, args: p.blockTimeSeconds ? ["--block-time", String(p.blockTimeSeconds)] : [] });
+    writeFileSync(pidFile, String(node.process.pid));
+    return node;
+  };
+  const first = await launch(p.port);
+  // Restarted on the port it got, so the provider and the RPC URL given to verifiers stay valid.
+  const anvil = superviseAnvil({ first, restart: () => launch(Number(new URL(first.rpcUrl).port)), report: warn });
   const stopAnvil = anvil.stop;
   anvil.stop = async () => {
     await stopAnvil();
     rmSync(pidFile, { force: true });
   };
+  const durability = new AnvilStateWitness(stateFile);
   try {
     const provider = connectProvider(anvil.rpcUrl, { chainId: EMBEDDED_CHAIN_ID });
     const wallet = loadOrCreateKey(path.join(dir, "anchor-key")).connect(provider);
@@ -75,7 +89,7 @@ export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promi
       // One signer that counts its own nonces: the provider's short cache could hand out a used one.
       const signer = new NonceManager(wallet);
       const deployed = await deployLedger({ deployer: signer });
-      await registerLog({
+      const registered = await registerLog({
         logAdmin: signer,
         contract: deployed.address,
         logId: p.logId,
@@ -84,11 +98,11 @@ export async function startEmbeddedChain(p: StartEmbeddedChainParameters): Promi
         adminCode: p.logDivision,
       });
       deployment = { chainId: EMBEDDED_CHAIN_ID, contract: deployed.address, blockNumber: deployed.blockNumber, logId: p.logId };
-      // Anvil dumps state every second; wait for a dump so a crash now cannot lose the deployment.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Anvil dumps its state every second: a crash before the file holds the registration would lose the deployment.
+      await durability.waitForBlock(registered.blockNumber);
       writeFileSync(deploymentFile, JSON.stringify(deployment, null, 2) + "\n");
     }
-    return { anvil, provider, wallet, contract: deployment.contract, chainId: EMBEDDED_CHAIN_ID };
+    return { anvil, provider, wallet, contract: deployment.contract, chainId: EMBEDDED_CHAIN_ID, durability };
   } catch (error) {
     await anvil.stop();
     throw error;

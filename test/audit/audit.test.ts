@@ -116,6 +116,40 @@ describe("audit: the full audit", function () {
     });
   });
 
+  describe("when the chain lost confirmed checkpoints (receipts were served from them)", function () {
+    /** The chain as it is after losing every checkpoint above 100 leaves. */
+    function chainUpTo100(): AuditChain {
+      const zero = "0x" + "00".repeat(32);
+      return {
+        rootAt: async (size) => (size > 100 ? zero : chain.rootAt(size)),
+        latest: async () => ({ treeSize: 100, rootHash: roots.find((r) => r.treeSize === 100)!.rootHash }),
+      };
+    }
+
+    it("reports each one as checkpoint-not-anchored, naming the receipts that no longer verify", async function () {
+      const report = await auditDir(copy(), { chain: chainUpTo100() });
+      expect(report.ok).to.equal(false);
+      expect(report.divergences.map((d) => [d.kind, d.treeSize])).to.deep.equal([
+        ["checkpoint-not-anchored", 173],
+        ["checkpoint-not-anchored", 256],
+        ["checkpoint-not-anchored", 300],
+      ]);
+      expect(report.firstDivergence).to.include({ treeSize: 173, expected: roots.find((r) => r.treeSize === 173)!.rootHash });
+      expect(report.firstDivergence!.message).to.include("receipts").and.include("holds no checkpoint of 173 leaves");
+    });
+
+    it("says so when the gateway has marked them lost and is anchoring them again", async function () {
+      const dir = copy();
+      await withDb(dir, async (db) => {
+        const store = new CheckpointStore(db);
+        await store.markLost(await store.above(100), 100, new Date().toISOString());
+      });
+      const report = await auditDir(dir, { chain: chainUpTo100() });
+      expect(kinds(report.divergences)).to.deep.equal(["checkpoint-not-anchored", "checkpoint-not-anchored", "checkpoint-not-anchored"]);
+      expect(report.firstDivergence!.message).to.include("anchoring it again");
+    });
+  });
+
   describe("when a record's bytes were altered", function () {
     it("names the altered leaf first, then every checkpoint that no longer matches", async function () {
       const dir = copy();

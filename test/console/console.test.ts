@@ -11,6 +11,7 @@
  * county sees none of it. Screenshots of each page go to test-output/console/.
  */
 import { expect } from "chai";
+import { JsonRpcProvider } from "ethers";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "puppeteer-core";
@@ -418,6 +419,37 @@ describe("console: the web console in a real browser", function () {
     await page.waitForSelector("#sign-in-error .notice-error", WAIT);
     expect(await text("#sign-in-error")).to.match(/no longer accepts this key/);
     expect(await page.evaluate(() => sessionStorage.length)).to.equal(0);
+  });
+
+  it("when the chain lost a confirmed checkpoint, the audit page says which, and that its receipts do not verify", async function () {
+    if (!auditMounted) this.skip();
+    const anchorer = test.gateway.anchorer;
+    const latest = (await anchorer.checkpoints.latest())!;
+    const served = await waitForReceipt(test.url, test.keys.auditor.key, latest.treeSize - 1);
+    // Anchoring paused, so that the gateway does not anchor it again before the audit looks.
+    await anchorer.stop();
+    await new JsonRpcProvider(test.gateway.chain.rpcUrl).send("anvil_rollback", [1]);
+    await signIn(test.keys.regulator.key);
+    await go("#/audit");
+    await page.click("#start-audit");
+    await page.waitForSelector("#audit-not-anchored", { timeout: 30_000 });
+    expect(await text("#audit-verdict")).to.match(/divergences? found/);
+    expect(await text("#audit-not-anchored")).to.include(`missing from the chain: ${latest.treeSize.toLocaleString()} leaves`).and.include("do not verify");
+    expect(await text(".divergence")).to.include("checkpoint-not-anchored");
+    await expectAccessibleAndFitting();
+    console.log(`      screenshot: ${await screenshot(page, "audit-not-anchored")}`);
+    // Anchoring again puts the same checkpoint back.
+    await anchorer.start();
+    await waitFor("the receipt served before verifies again", async () => {
+      const verified = await test.api("POST", "/v1/verify", { key: test.keys.auditor.key, json: served });
+      return verified.body.valid === true ? true : undefined;
+    }, 20_000);
+    const again = await test.api("POST", "/v1/audit", { key: test.keys.admin.key });
+    const job = await waitFor("the audit after re-anchoring", async () => {
+      const state = (await test.api("GET", `/v1/audit/${again.body.job.id}`, { key: test.keys.admin.key })).body.job;
+      return state.state === "running" ? undefined : state;
+    });
+    expect(job.report.ok, JSON.stringify(job.report.firstDivergence)).to.equal(true);
   });
 
   it("after a stored event is altered behind the gateway's back, the audit page shows the first divergence", async function () {

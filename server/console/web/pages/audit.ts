@@ -28,8 +28,19 @@ interface AuditJob {
     rootHash?: string;
     divergenceCount: number;
     durationMs: number;
-    firstDivergence?: { kind: string; index?: number; treeSize?: number; leafRange?: { first: number; last: number }; expected?: string; actual?: string; message: string };
+    firstDivergence?: Divergence;
+    divergences?: Divergence[];
   };
+}
+
+interface Divergence {
+  kind: string;
+  index?: number;
+  treeSize?: number;
+  leafRange?: { first: number; last: number };
+  expected?: string;
+  actual?: string;
+  message: string;
 }
 
 export const auditPage: Page = {
@@ -124,6 +135,17 @@ export const auditPage: Page = {
   },
 };
 
+/** Confirmed checkpoints the chain does not hold: receipts served from them fail until they are anchored again. */
+function notAnchoredView(report: NonNullable<AuditJob["report"]>): HTMLElement | null {
+  const missing = (report.divergences ?? []).filter((d) => d.kind === "checkpoint-not-anchored" && d.treeSize !== undefined);
+  if (missing.length === 0) return null;
+  return h(
+    "div",
+    { id: "audit-not-anchored" },
+    notice("error", tp("audit.notAnchored", { count: missing.length, sizes: missing.map((d) => t("audit.leaves", { count: formatNumber(d.treeSize!) })).join(", ") })),
+  );
+}
+
 function reportView(report: NonNullable<AuditJob["report"]>): HTMLElement {
   const d = report.firstDivergence;
   return h(
@@ -132,6 +154,7 @@ function reportView(report: NonNullable<AuditJob["report"]>): HTMLElement {
     report.ok
       ? h("div", { class: "verdict verdict-pass", id: "audit-verdict" }, h("strong", {}, t("audit.pass")), tp(report.chainChecked ? "audit.passChain" : "audit.passNoChain", { count: report.checkpointsChecked }))
       : h("div", { class: "verdict verdict-fail", id: "audit-verdict" }, h("strong", {}, tp("audit.fail", { count: report.divergenceCount })), t("audit.firstBelow")),
+    notAnchoredView(report),
     facts([
       [t("audit.treeSize"), formatNumber(report.treeSize)],
       [t("audit.eventsChecked"), formatNumber(report.eventsChecked)],
