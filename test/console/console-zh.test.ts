@@ -265,9 +265,9 @@ describe("console: the web console in Chinese (zh-CN), switchable to English", f
     expect(await text("#receipt-file-name")).to.equal("未选择文件");
     await page.click("#verify-button");
     await page.waitForSelector("#verdict", WAIT);
-    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass"]);
+    expect(await page.$$eval("#verify-steps li", (lis) => lis.map((li) => (li as HTMLElement).dataset.state))).to.deep.equal(["pass", "pass", "pass", "pass"]);
     expect(await text("#verdict")).to.match(/^✓ 回执有效。/);
-    expect(await page.$$eval("#verify-steps .step-title", (ps) => ps.map((p) => (p as HTMLElement).innerText))).to.deep.equal(["叶子哈希 — 通过", "包含证明 — 通过", "链上根哈希 — 通过"]);
+    expect(await page.$$eval("#verify-steps .step-title", (ps) => ps.map((p) => (p as HTMLElement).innerText))).to.deep.equal(["可信日志 — 通过", "叶子哈希 — 通过", "包含证明 — 通过", "链上根哈希 — 通过"]);
     expect(await englishLeft()).to.deep.equal([]);
     console.log(`      screenshot: ${await screenshot(page, "zh-CN-verify-pass")}`);
 

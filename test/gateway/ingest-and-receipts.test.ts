@@ -56,10 +56,12 @@ function checkJsonScalars(value: unknown, where = "receipt"): void {
   }
 }
 
+/** Every regular file below `dir` (not the gateway's control socket, which holds no data). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? filesUnder(full) : [full];
+    const stat = statSync(full);
+    return stat.isDirectory() ? filesUnder(full) : stat.isFile() ? [full] : [];
   });
 }
 

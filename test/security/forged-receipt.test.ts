@@ -136,7 +136,10 @@ describe("security: a forged receipt (its own contract, the genuine log id) is r
     const answer = await fetch(`${a.url}/v1/log-list`);
     expect(answer.status).to.equal(200);
     const list = await answer.json();
-    expect(list).to.deep.equal({ version: 1, logs: [{ logId: logA.logId.toLowerCase(), chainId: 31337, contract: chain.contract.toLowerCase(), name: "gateway A", division: "330102000000" }] });
+    // noteKey: the open log's checkpoint key, as /v1/status names it.
+    const noteKey = (await a.api("GET", "/v1/status", { key: a.keys.admin.key })).body.log.noteKey;
+    expect(noteKey).to.match(/^provenance-ledger\/31337\/0x[0-9a-f]{40}\/0x[0-9a-f]{64}\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/);
+    expect(list).to.deep.equal({ version: 1, logs: [{ logId: logA.logId.toLowerCase(), chainId: 31337, contract: chain.contract.toLowerCase(), name: "gateway A", division: "330102000000", noteKey }] });
     expect(JSON.stringify(list)).to.not.match(/0x[0-9a-f]*[A-F]/);
     expect(JSON.parse(readFileSync(files["trusted-logs.json"]!, "utf8"))).to.deep.equal(list);
   });

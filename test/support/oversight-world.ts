@@ -446,8 +446,10 @@ export function filesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...filesUnder(full));
-    else out.push(full);
+    const stat = statSync(full);
+    if (stat.isDirectory()) out.push(...filesUnder(full));
+    else if (stat.isFile()) out.push(full); // not the gateway's control socket
+
   }
   return out;
 }

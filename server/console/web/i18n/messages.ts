@@ -39,6 +39,7 @@ export const en = {
   "role.auditor": "Auditor",
   "role.regulator": "Regulator",
   "role.citizen-portal": "Citizen portal",
+  "role.monitor": "Log monitor",
 
   "signIn.title": "Sign in",
   "signIn.intro": "The console shows what your API key may see: a regulator's key its jurisdiction, an auditor's key the ledger it audits.",
@@ -100,6 +101,7 @@ export const en = {
   "alertKind.threshold": "threshold",
   "alertKind.anchoring": "anchoring",
   "alertKind.policy": "policy",
+  "alertKind.auth": "authentication",
 
   "anchorState.starting": "starting",
   "anchorState.idle": "idle",
@@ -427,6 +429,7 @@ export const zhCN: Record<MessageKey, string> = {
   "role.auditor": "审计员",
   "role.regulator": "监管机构",
   "role.citizen-portal": "公众服务门户",
+  "role.monitor": "日志监测方",
 
   "signIn.title": "登录",
   "signIn.intro": "控制台只显示您的 API 密钥有权查看的内容：监管机构密钥可查看其辖区，审计员密钥可查看其审计的账本。",
@@ -488,6 +491,7 @@ export const zhCN: Record<MessageKey, string> = {
   "alertKind.threshold": "阈值",
   "alertKind.anchoring": "锚定",
   "alertKind.policy": "策略",
+  "alertKind.auth": "身份认证",
 
   "anchorState.starting": "启动中",
   "anchorState.idle": "空闲",
