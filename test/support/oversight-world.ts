@@ -449,7 +449,6 @@ export function filesUnder(dir: string): string[] {
     const stat = statSync(full);
     if (stat.isDirectory()) out.push(...filesUnder(full));
     else if (stat.isFile()) out.push(full); // not the gateway's control socket
-
   }
   return out;
 }
