@@ -83,7 +83,7 @@ describe("console: the web console in Chinese (zh-CN), switchable to English", f
     writeFileSync(path.join(filesDir, "policy.json"), JSON.stringify(POLICY));
     writeFileSync(path.join(filesDir, "orgs.json"), JSON.stringify(REGISTRY));
     [test, browser] = await Promise.all([
-      startTestGateway({ env: { CHAIN_PORT: "0", POLICY_FILE: path.join(filesDir, "policy.json"), ORGS_FILE: path.join(filesDir, "orgs.json") } }),
+      startTestGateway({ env: { CHAIN_PORT: "0", LOG_NAME: "上城区数据共享网关", POLICY_FILE: path.join(filesDir, "policy.json"), ORGS_FILE: path.join(filesDir, "orgs.json") } }),
       launchChromium("zh-CN"),
     ]);
     const submitted = await test.api("POST", "/v1/events", { key: test.keys.submitter.key, json: { events: SEEDS.map((s) => makeEvent(s)) } });
