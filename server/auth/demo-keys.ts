@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { KeyStore } from "./key-store";
+import { writeFileAtomically } from "../store/atomic-file";
 
 /**
  * Demo API keys for local use, made on the first start in an empty data directory
@@ -26,16 +27,4 @@ export async function createDemoKeysOnFirstStart(keys: KeyStore, dataDir: string
     },
   );
   return { file, created: true };
-}
-
-function writeFileAtomically(file: string, text: string): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temporary, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, file);
 }

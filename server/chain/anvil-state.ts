@@ -1,6 +1,7 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, renameSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomically } from "../store/atomic-file";
 
 /**
  * What Anvil 1.7.1 keeps on disk with `--state FILE --state-interval 1`, and how the
@@ -51,24 +52,6 @@ function parseState(text: string): { text: string; state: StateFile } | undefine
   }
 }
 
-/** Writes `text` to `file` so that a crash leaves either the old or the new file, whole. */
-function writeAtomically(file: string, text: string): void {
-  const temporary = `${file}.tmp`;
-  const fd = openSync(temporary, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, file);
-  const dir = openSync(path.dirname(file), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
 
 /**
  * Before Anvil starts: a torn state file is replaced by the copy that held the latest
@@ -129,7 +112,7 @@ export class AnvilStateWitness {
   /** Keeps the complete file that holds a confirmation, for restoreTornState. */
   private keepCopy(seen: NonNullable<AnvilStateWitness["seen"]>): void {
     if (seen.text === undefined) return;
-    writeAtomically(confirmedCopyOf(this.stateFile), seen.text);
+    writeFileAtomically(confirmedCopyOf(this.stateFile), seen.text);
     seen.text = undefined;
   }
 }

@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { writeFileAtomically } from "./atomic-file";
 
 /**
  * A 32-byte secret kept in a file readable by its owner only, created on first
@@ -14,14 +15,6 @@ export function loadOrCreateSecret(file: string): Buffer {
     return secret;
   }
   const secret = randomBytes(32);
-  const temporary = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temporary, "w", 0o600);
-  try {
-    writeSync(fd, secret.toString("hex") + "\n");
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, file);
+  writeFileAtomically(file, secret.toString("hex") + "\n");
   return secret;
 }
