@@ -16,7 +16,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "puppeteer-core";
 import { makeEvent, makeTempDir, removeDir, startTestGateway, stopAndRemove, waitFor, waitForReceipt, type EventOverrides, type TestGateway } from "../support/gateway-harness";
-import { LAPTOP_VIEWPORT, launchChromium, newPageInLanguage, recordProblems, screenshot } from "./support/browser";
+import { LAPTOP_VIEWPORT, launchChromium, newPageInLanguage, recordProblems, screenshot, consoleNavigation } from "./support/browser";
 
 // The callbacks given to page.evaluate run in the browser (see console.test.ts).
 declare const document: any, location: any, window: any, localStorage: any, NodeFilter: any;
@@ -108,20 +108,7 @@ describe("console: the web console in Chinese (zh-CN), switchable to English", f
     expect(problems, "errors reported by the page").to.deep.equal([]);
   });
 
-  const settled = (part: string) =>
-    page.waitForFunction(
-      (p) => {
-        const main = document.getElementById("main")!;
-        return location.hash.includes(p) && main.dataset.view === location.hash && !main.hasAttribute("aria-busy");
-      },
-      WAIT,
-      part,
-    );
-  const go = async (hash: string) => {
-    await page.evaluate((h) => (location.hash = h), hash);
-    await settled(hash);
-  };
-  const text = (selector: string) => page.$eval(selector, (e) => (e as HTMLElement).innerText as string);
+  const { settled, go, text } = consoleNavigation(() => page, WAIT);
   const lang = () => page.evaluate(() => document.documentElement.lang as string);
 
   /**

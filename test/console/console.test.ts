@@ -29,7 +29,7 @@ import {
   type TestGateway,
 } from "../support/gateway-harness";
 import { readRecord, withDb, writeRecord } from "../audit/support/ledger-fixture";
-import { launchChromium, newPageInLanguage, recordProblems, screenshot, SCREENSHOT_DIR } from "./support/browser";
+import { launchChromium, newPageInLanguage, recordProblems, screenshot, SCREENSHOT_DIR, consoleNavigation } from "./support/browser";
 
 // The callbacks given to page.evaluate/$eval run in the browser. This Node project has no
 // DOM typings (they clash with Node's), so the few browser names those callbacks use are declared here.
@@ -158,21 +158,7 @@ describe("console: the web console in a real browser", function () {
     expect(problems, "errors reported by the page").to.deep.equal([]);
   });
 
-  /** Waits until the view for the current address (which includes `part`) is drawn and its data loaded. */
-  const settled = (part: string) =>
-    page.waitForFunction(
-      (p) => {
-        const main = document.getElementById("main")!;
-        return location.hash.includes(p) && main.dataset.view === location.hash && !main.hasAttribute("aria-busy");
-      },
-      WAIT,
-      part,
-    );
-  const go = async (hash: string) => {
-    await page.evaluate((h) => (location.hash = h), hash);
-    await settled(hash);
-  };
-  const text = (selector: string) => page.$eval(selector, (e) => (e as HTMLElement).innerText);
+  const { settled, go, text } = consoleNavigation(() => page, WAIT);
 
   /**
    * Checks of the drawn page that need no tool: one h1, landmarks, every form

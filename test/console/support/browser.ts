@@ -93,3 +93,30 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: false });
   return file;
 }
+
+// The callbacks below run in the browser; this Node project has no DOM typings.
+declare const document: any, location: any;
+
+/**
+ * Moving about the console the way every console test does: `settled` waits until the
+ * view for the current address (which includes `part`) is drawn and its data loaded;
+ * `go` changes the address and waits for that; `text` is an element's visible text.
+ * `page` is asked for at each call, as tests open their page in a `before` hook.
+ */
+export function consoleNavigation(page: () => Page, wait: { timeout: number }) {
+  const settled = (part: string) =>
+    page().waitForFunction(
+      (p: string) => {
+        const main = document.getElementById("main")!;
+        return location.hash.includes(p) && main.dataset.view === location.hash && !main.hasAttribute("aria-busy");
+      },
+      wait,
+      part,
+    );
+  const go = async (hash: string) => {
+    await page().evaluate((h: string) => (location.hash = h), hash);
+    await settled(hash);
+  };
+  const text = (selector: string): Promise<string> => page().$eval(selector, (e) => (e as unknown as { innerText: string }).innerText);
+  return { settled, go, text };
+}
