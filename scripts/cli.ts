@@ -54,6 +54,12 @@ withTrustOptions(
   } catch (error) {
     return report(options.json, { valid: false, code: "RECEIPT_MALFORMED", reason: `${file} is not JSON: ${(error as Error).message}` });
   }
+  // What GET /v1/receipts/:i answers (202) before the event's checkpoint is anchored: say so, not "malformed at version".
+  const pending = receipt as { status?: unknown; index?: unknown; treeSize?: unknown; anchoredSize?: unknown; version?: unknown };
+  if (pending?.status === "pending" && pending.version === undefined) {
+    const what = typeof pending.index === "number" ? `event ${pending.index} is recorded but not yet in an anchored checkpoint (tree of ${String(pending.treeSize)}, ${String(pending.anchoredSize)} anchored)` : "its event is not yet in an anchored checkpoint";
+    return report(options.json, { valid: false, code: "RECEIPT_PENDING", reason: `${file} is a pending answer, not a receipt: ${what}; fetch the receipt again once the checkpoint is anchored (by default within 5 s)` });
+  }
   const provider = connectProvider(options.rpc, { timeoutMs: 15_000 });
   try {
     const verified = await verifyReceipt(receipt, trust, ledgerReader(provider));

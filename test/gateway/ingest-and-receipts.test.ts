@@ -383,16 +383,22 @@ describe("gateway: ingest, receipts and their verification", function () {
     });
   });
 
-  it("`ledger verify` exits 2 for an unreadable file or an unreachable chain, 1 for a file that is not JSON", async () => {
+  it("`ledger verify` exits 2 for an unreadable file or an unreachable chain, 1 for a file that is not JSON or a pending answer", async () => {
     const notJson = path.join(scratch, "not-json.json");
     writeFileSync(notJson, "{ this is not json");
     const good = path.join(scratch, "good.json");
     writeFileSync(good, JSON.stringify(receipt));
-    const [missing, unreachable, garbage] = await Promise.all([
+    // What GET /v1/receipts/:i answers (202) before anchoring, saved as if it were a receipt.
+    const pendingFile = path.join(scratch, "pending.json");
+    writeFileSync(pendingFile, JSON.stringify({ status: "pending", index: 7, treeSize: 8, anchoredSize: 5 }));
+    const [missing, unreachable, garbage, pending] = await Promise.all([
       runCli(["verify", path.join(scratch, "does-not-exist.json"), "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
       runCli(["verify", good, "--rpc", "http://127.0.0.1:9", ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
       runCli(["verify", notJson, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
+      runCli(["verify", pendingFile, "--rpc", g.gateway.chain.rpcUrl, ...trustArgs(g.gateway)], { timeoutMs: 90_000 }),
     ]);
+    expect(pending.code, pending.stderr).to.equal(1);
+    expect(pending.stderr).to.include("invalid (RECEIPT_PENDING)").and.include("is a pending answer, not a receipt: event 7 is recorded but not yet in an anchored checkpoint");
     expect(missing.code, missing.stderr).to.equal(2);
     expect(unreachable.code, unreachable.stderr).to.equal(2);
     expect(unreachable.stdout).to.not.match(/^valid/);
