@@ -23,7 +23,8 @@ import { checkEntryBundle, tilesToFetch, TreeFollower, type UpperTile } from "..
 import { envelopeProblem } from "../server/openlog/envelope-shape";
 import { openCheckpoint, parseVerifierKey, type CheckpointBody, type NoteVerifier } from "../server/openlog/note";
 import { tilePath, type TileId } from "../server/openlog/tiles";
-import { parseTrustedLogs, type TrustedLog } from "../server/openlog/trusted-logs";
+import { readLogListFile } from "../server/receipts/load-log-list";
+import { TrustAnchorError, type LogListEntry } from "../server/receipts/trust-anchor";
 import { CliError } from "./cli-support";
 import { raiseMonitorAlert, readWebhooks } from "./monitor-alerts";
 
@@ -123,12 +124,12 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo = PROCES
 export async function monitorLog(options: MonitorOptions, progress: (message: string) => void, context: { logId?: string } = {}): Promise<MonitorReport> {
   const base = options.url.replace(/\/+$/, "") + "/v1/log/";
   const fetchBytes = (route: string, key?: string) => getBytes(base + route, key);
-  let trusted: TrustedLog[];
+  let trusted: LogListEntry[];
   try {
-    trusted = parseTrustedLogs(readFileSync(options.trust, "utf8"), options.trust);
+    trusted = readLogListFile(options.trust).logs;
   } catch (error) {
-    if (error instanceof OpenLogError) throw error;
-    throw new CliError(`cannot read ${options.trust}: ${(error as Error).message}`, 2);
+    if (error instanceof TrustAnchorError) throw new CliError(error.message, 2);
+    throw error;
   }
 
   // The gateway's latest signed note: which log, and how far the tiles go.
@@ -265,7 +266,7 @@ function safeKeyName(noteKey: string): string | undefined {
   }
 }
 
-function loadState(file: string, log: TrustedLog): SavedState | undefined {
+function loadState(file: string, log: LogListEntry): SavedState | undefined {
   if (!existsSync(file)) return undefined;
   let state: SavedState;
   try {
@@ -279,7 +280,7 @@ function loadState(file: string, log: TrustedLog): SavedState | undefined {
   return state;
 }
 
-function saveState(file: string, log: TrustedLog, follower: TreeFollower, rootHash: string): void {
+function saveState(file: string, log: LogListEntry, follower: TreeFollower, rootHash: string): void {
   const { size, frontier } = follower.state;
   const state: SavedState = { version: 1, logId: log.logId, chainId: log.chainId, contract: log.contract, treeSize: size, rootHash, frontier: frontier.map((h) => "0x" + Buffer.from(h).toString("hex")) };
   mkdirSync(path.dirname(file), { recursive: true });
