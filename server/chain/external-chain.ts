@@ -78,7 +78,7 @@ export async function probeChainId(rpcUrl: string): Promise<number> {
 
 async function checkAnchoring(provider: JsonRpcProvider, contract: string, logId: string, anchorer: string, chainId: number): Promise<void> {
   if ((await provider.getCode(contract)) === "0x") throw new ChainSetupError(`no contract at CONTRACT_ADDRESS ${contract} on chain ${chainId}`);
-  const ledger = new Contract(contract, [...LEDGER_ABI, "function logInfo(bytes32) view returns (address anchorer, string name, string adminCode)"], provider);
+  const ledger = new Contract(contract, LEDGER_ABI, provider);
   let info: [string];
   try {
     info = (await ledger.logInfo(logId)) as [string];

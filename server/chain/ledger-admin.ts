@@ -11,15 +11,7 @@ import { LEDGER_ABI, LEDGER_ERRORS } from "./ledger-abi";
  * used" on a second transaction.
  */
 
-const ADMIN_ABI = [
-  ...LEDGER_ABI,
-  ...LEDGER_ERRORS,
-  "function setAnchorer(bytes32 logId, address anchorer)",
-  "function logInfo(bytes32 logId) view returns (address anchorer, string name, string adminCode)",
-  "function hasRole(bytes32 role, address account) view returns (bool)",
-  "function LOG_ADMIN_ROLE() view returns (bytes32)",
-  "event LogRegistered(bytes32 indexed logId, address indexed anchorer, string name, string adminCode)",
-] as const;
+const ADMIN_ABI = [...LEDGER_ABI, ...LEDGER_ERRORS];
 const ADMIN_IFACE = new Interface(ADMIN_ABI);
 
 /** What a transaction cost, for the operator who pays for it. */
