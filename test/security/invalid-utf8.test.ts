@@ -11,7 +11,7 @@ import { isUtf8 } from "node:buffer";
 import { gzipSync } from "node:zlib";
 import { firstInvalidUtf8Offset } from "../../server/api/json-input";
 import { prepareBatchBody } from "../../server/ingest/prepared-events";
-import { makeEvent, startTestGateway, stopAndRemove, type TestGateway } from "../support/gateway-harness";
+import { makeEvent, startOnBothPreparationPaths, stopAndRemove, type TestGateway } from "../support/gateway-harness";
 
 const MARK = "@@BAD@@";
 
@@ -29,9 +29,7 @@ describe("security: request bodies that are not UTF-8", function () {
   let onWorker: TestGateway | undefined;
 
   before(async () => {
-    inline = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "1000000000" } });
-    onWorker = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "0" } });
-    await onWorker.gateway.preparation.started();
+    ({ inline, onWorker } = await startOnBothPreparationPaths());
   });
 
   after(async () => {

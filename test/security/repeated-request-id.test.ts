@@ -5,7 +5,7 @@
  * nothing stored — none of the batch's requestIds is claimed.
  */
 import { expect } from "chai";
-import { makeEvent, makeEvents, startTestGateway, stopAndRemove, type TestGateway } from "../support/gateway-harness";
+import { makeEvent, makeEvents, startOnBothPreparationPaths, stopAndRemove, type TestGateway } from "../support/gateway-harness";
 
 describe("security: a batch repeating a requestId for different events", function () {
   this.timeout(120_000);
@@ -13,9 +13,7 @@ describe("security: a batch repeating a requestId for different events", functio
   let onWorker: TestGateway | undefined;
 
   before(async () => {
-    inline = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "1000000000" } });
-    onWorker = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "0" } });
-    await onWorker.gateway.preparation.started();
+    ({ inline, onWorker } = await startOnBothPreparationPaths());
   });
 
   after(async () => {

@@ -95,6 +95,22 @@ export async function startTestGateway(
   };
 }
 
+/**
+ * Two gateways for the two ways a batch body is prepared: `inline` never hands one to its
+ * worker thread, `onWorker` hands it every one (its worker started).
+ */
+export async function startOnBothPreparationPaths(): Promise<{ inline: TestGateway; onWorker: TestGateway }> {
+  const inline = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "1000000000" } });
+  try {
+    const onWorker = await startTestGateway({ env: { INGEST_WORKER_MIN_BYTES: "0" } });
+    await onWorker.gateway.preparation.started();
+    return { inline, onWorker };
+  } catch (error) {
+    await stopAndRemove(inline);
+    throw error;
+  }
+}
+
 /** Stops the gateway (if any) and removes its data directory. */
 export async function stopAndRemove(test: TestGateway | undefined): Promise<void> {
   if (!test) return;
