@@ -10,7 +10,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { makeEvents, makeTempDir, removeDir, startTestGateway, stopAndRemove, waitFor, waitForReceipt, type TestGateway } from "../support/gateway-harness";
+import { makeTempDir, removeDir, startTestGateway, stopAndRemove, type TestGateway } from "../support/gateway-harness";
+import { submitAndPublish } from "./support/publish";
 import { runMonitor, type MonitorOptions } from "../../scripts/monitor-command";
 import { openStores, indexKey } from "../../server/store/database";
 import { formatCheckpoint, noteSignerFromSeed, signNote } from "../../server/openlog";
@@ -39,17 +40,6 @@ describe("ledger monitor: following a gateway's log from tiles and the chain", f
   let monitorKey: string;
   let env: Record<string, string>;
 
-  async function submitAndPublish(count: number): Promise<number> {
-    const response = await g.api("POST", "/v1/events", { key: g.keys.submitter.key, json: { events: makeEvents(count) } });
-    expect(response.status, response.text).to.equal(201);
-    const last = response.body.events[response.body.events.length - 1].index as number;
-    await waitForReceipt(g.url, g.keys.admin.key, last);
-    return waitFor("the checkpoint to be published", () => {
-      const published = g.gateway.openLog.latest();
-      return published && published.treeSize > last ? published.treeSize : undefined;
-    });
-  }
-
   const options = (state: string, extra: Partial<MonitorOptions> = {}): MonitorOptions => ({ url: g.url, trust, rpc: g.gateway.chain.rpcUrl, state: path.join(work, state), ...extra });
 
   /** Stops the gateway, lets `edit` change its data directory, starts it again on the same one. */
@@ -64,8 +54,8 @@ describe("ledger monitor: following a gateway's log from tiles and the chain", f
     work = makeTempDir("monitor-");
     env = { CHECKPOINT_MAX_EVENTS: "100000" };
     g = await startTestGateway({ env });
-    await submitAndPublish(300);
-    await submitAndPublish(70);
+    await submitAndPublish(g, 300);
+    await submitAndPublish(g, 70);
     const status = await g.api("GET", "/v1/status", { key: g.keys.admin.key });
     const { logId, chainId, contract, noteKey } = status.body.log;
     trust = path.join(work, "trusted-logs.json");
@@ -88,7 +78,7 @@ describe("ledger monitor: following a gateway's log from tiles and the chain", f
     expect(JSON.parse(withEntries.stdout)).to.include({ ok: true, treeSize: 370, checkpoints: 2, entries: 370 });
 
     // The next run starts where the last ended: only the new checkpoint.
-    await submitAndPublish(30);
+    await submitAndPublish(g, 30);
     const again = await monitor(options("entries", { key: monitorKey, json: true }));
     expect(JSON.parse(again.stdout)).to.include({ ok: true, treeSize: 400, checkpoints: 1, entries: 30 });
   });
@@ -185,7 +175,7 @@ describe("ledger monitor: following a gateway's log from tiles and the chain", f
     const otherKey = path.join(work, "other-note-key");
     writeFileSync(otherKey, "11".repeat(32) + "\n", { mode: 0o600 });
     await whileStopped(async () => undefined, { LOG_NOTE_KEY_FILE: otherKey });
-    await submitAndPublish(5);
+    await submitAndPublish(g, 5);
     const run = await monitor(options("other-key"));
     expect(run.code, run.stdout + run.stderr).to.equal(1);
     expect(run.stdout).to.match(/^DIVERGENCE UNKNOWN_KEY — the note has no signature by provenance-ledger\//);

@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { Contract, JsonRpcProvider } from "ethers";
-import { makeEvents, startTestGateway, stopAndRemove, waitFor, waitForReceipt, type TestGateway } from "../support/gateway-harness";
+import { startTestGateway, stopAndRemove, type TestGateway } from "../support/gateway-harness";
+import { submitAndPublish } from "./support/publish";
 import { decodeEntryBundle, openCheckpoint, parseTlogProof, parseVerifierKey, splitTile, type OpenLogError } from "../../server/openlog";
 import { rootHash, rootFromLeafHashes, verifyConsistency, verifyInclusion } from "../../server/merkle";
 
@@ -31,22 +32,11 @@ describe("open log: the C2SP endpoints of a running gateway", function () {
   let firstSize: number;
   let secondSize: number;
 
-  async function submitAndPublish(count: number): Promise<number> {
-    const response = await g.api("POST", "/v1/events", { key: g.keys.submitter.key, json: { events: makeEvents(count) } });
-    expect(response.status, response.text).to.equal(201);
-    const last = response.body.events[response.body.events.length - 1].index as number;
-    await waitForReceipt(g.url, g.keys.admin.key, last);
-    return waitFor("the checkpoint to be published", () => {
-      const published = g.gateway.openLog.latest();
-      return published && published.treeSize > last ? published.treeSize : undefined;
-    });
-  }
-
   before(async () => {
     // A checkpoint per wave of events: only the age trigger, not the size one.
     g = await startTestGateway({ env: { CHECKPOINT_MAX_EVENTS: "100000" } });
-    firstSize = await submitAndPublish(300);
-    secondSize = await submitAndPublish(70);
+    firstSize = await submitAndPublish(g, 300);
+    secondSize = await submitAndPublish(g, 70);
   });
   after(() => stopAndRemove(g));
 
